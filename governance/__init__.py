@@ -1,0 +1,1 @@
+"""People and decisions: ownership, change requests, escalations, notifications, audit."""

@@ -1,0 +1,1 @@
+"""Facts: AI systems, model versions, metric specs and points, data sources, tokens, ingestion."""

@@ -1,0 +1,1 @@
+"""The four-stage framework: stage gates, readiness indicators, rollouts and checkpoints."""
