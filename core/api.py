@@ -11,7 +11,8 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
-from rest_framework import exceptions, status
+from drf_spectacular.openapi import AutoSchema
+from rest_framework import exceptions, serializers
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -47,6 +48,8 @@ def error_response(errors: list[dict[str, Any]], status_code: int) -> Response:
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """DRF exception handler that gives every error the same shape."""
     if isinstance(exc, ApplicationError):
+        if exc.errors:
+            return error_response(exc.errors, exc.status)
         item = {"field": exc.field, "message": exc.message, "code": exc.code, **exc.extra}
         return error_response([item], exc.status)
     if isinstance(exc, Http404):
@@ -61,4 +64,48 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     return response
 
 
-__all__ = ["error_response", "exception_handler", "status"]
+class ErrorItemSerializer(serializers.Serializer):
+    """One problem: which item and field, what is wrong, and a stable code."""
+
+    index = serializers.IntegerField(required=False, allow_null=True)
+    field = serializers.CharField(allow_null=True)
+    message = serializers.CharField()
+    code = serializers.CharField()
+
+
+class ErrorSerializer(serializers.Serializer):
+    """The one error body of the API."""
+
+    errors = ErrorItemSerializer(many=True)
+
+
+ERROR_MEANINGS = {
+    400: "Invalid input: every problem listed (at most 100); nothing was written.",
+    401: "Missing, malformed, unknown or revoked token (or no session).",
+    403: "The token or person may not do this (e.g. another system's token).",
+    404: "No such object.",
+    409: "The object is not in a state that allows this.",
+    413: "More than 10,000 points, or a body over 5 MiB.",
+    429: "The token exceeded its rate limit; retry after the Retry-After seconds.",
+}
+
+
+class PortalAutoSchema(AutoSchema):
+    """drf-spectacular's schema, plus the error responses every operation can give."""
+
+    def _get_response_bodies(self, direction="response"):
+        responses = super()._get_response_bodies(direction)
+        codes = [401, 403, 429]
+        if "{" in self.path:
+            codes.append(404)
+        if self.method in ("POST", "PUT", "PATCH") or self._get_filter_parameters():
+            codes.append(400)
+        if self.method == "DELETE":
+            codes.append(409)
+        for code in codes:
+            responses.setdefault(
+                str(code),
+                self._get_response_for_code(ErrorSerializer, str(code))
+                | {"description": ERROR_MEANINGS[code]},
+            )
+        return responses

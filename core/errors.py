@@ -10,7 +10,8 @@ class ApplicationError(Exception):
 
     `status` is the HTTP status the API answers with (400 unless a service
     says otherwise, e.g. 409 for a wrong-state transition), `field` names
-    the input at fault when there is one, `extra` carries structured detail.
+    the input at fault when there is one, `extra` carries structured detail,
+    and `errors` replaces the single item with a list (a batch's per-item errors).
     """
 
     def __init__(
@@ -21,6 +22,7 @@ class ApplicationError(Exception):
         field: str | None = None,
         code: str = "invalid",
         extra: dict[str, Any] | None = None,
+        errors: list[dict[str, Any]] | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -28,3 +30,4 @@ class ApplicationError(Exception):
         self.field = field
         self.code = code
         self.extra = extra or {}
+        self.errors = errors

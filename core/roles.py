@@ -24,6 +24,8 @@ def has_role(user, role: Role) -> bool:
     """
     if not getattr(user, "is_authenticated", False) or not user.is_active:
         return False
+    if getattr(user, "is_pipeline", False):  # a pipeline token acts for no person
+        return False
     # Cached per request object, since navigation asks several times per page.
     cache = getattr(user, "_role_names", None)
     if cache is None:

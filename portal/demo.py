@@ -5,13 +5,21 @@ Every feature adds its objects here, so the demo always shows all that is built.
 
 from __future__ import annotations
 
+import math
+import random
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import transaction
+from django.utils import timezone
 
 from core.roles import Role
+from registry.models import AISystem, MetricSpec, ModelVersion, content_hash
+from registry.rollups import hour_start
+from registry.validation import ValidPoint
+from registry.writer import store_points
 
 
 @dataclass(frozen=True)
@@ -60,9 +68,207 @@ def demo_users_load() -> list[DemoUser]:
     return DEMO_USERS
 
 
+# --- Registry: systems, versions, metrics and their history -----------------------------
+
+DEMO_SYSTEMS = [
+    {
+        "slug": "customer-service-assistant",
+        "name": "Customer-service assistant",
+        "purpose": "Drafts answers to retail customers' chat questions for agents to send.",
+        "business_unit": "Retail banking",
+        "risk_tier": "high",
+        "stage": "staged_rollout",
+        "versions": [("3.0.0", "deployed", 60), ("3.1.0", "candidate", 10)],
+    },
+    {
+        "slug": "loan-document-classifier",
+        "name": "Loan document classifier",
+        "purpose": "Sorts incoming loan documents (payslips, statements, IDs) for underwriters.",
+        "business_unit": "Lending operations",
+        "risk_tier": "critical",
+        "stage": "ownership_governance",
+        "versions": [("1.4.2", "deployed", 60)],
+    },
+    {
+        "slug": "logistics-eta-predictor",
+        "name": "Logistics ETA predictor",
+        "purpose": "Predicts parcel arrival times shown to customers and dispatchers.",
+        "business_unit": "Logistics",
+        "risk_tier": "medium",
+        "stage": "evaluation_infrastructure",
+        "versions": [("0.9.0", "candidate", 30)],
+    },
+    {
+        "slug": "contract-reviewer",
+        "name": "Contract reviewer",
+        "purpose": "Flags non-standard clauses in supplier contracts for the legal team.",
+        "business_unit": "Legal",
+        "risk_tier": "high",
+        "stage": "operational_architecture",
+        "versions": [("0.3.0", "candidate", 14)],
+    },
+]
+
+# (key, name, kind, unit, direction, warning, critical, aggregation, typical, noise)
+DEMO_METRICS = [
+    (
+        "output_quality",
+        "Output quality",
+        "quality",
+        "",
+        "higher_is_better",
+        0.90,
+        0.85,
+        "mean",
+        0.93,
+        0.012,
+    ),
+    (
+        "latency_ms",
+        "Response latency",
+        "latency",
+        "ms",
+        "lower_is_better",
+        800,
+        1500,
+        "p95",
+        420,
+        90,
+    ),
+    (
+        "error_rate",
+        "Integration error rate",
+        "integration",
+        "",
+        "lower_is_better",
+        0.01,
+        0.02,
+        "mean",
+        0.004,
+        0.002,
+    ),
+    (
+        "adoption",
+        "User adoption",
+        "adoption",
+        "",
+        "higher_is_better",
+        0.30,
+        0.15,
+        "last",
+        0.45,
+        0.02,
+    ),
+]
+DEMO_HISTORY_DAYS = 60
+
+
+def _demo_value(rng: random.Random, metric: tuple, hours_ago: int, *, incident: bool) -> float:
+    """A plausible value: the typical level, a daily rhythm, noise, and incidents."""
+    key, *_, typical, noise = metric
+    daily = math.sin(2 * math.pi * ((hours_ago % 24) / 24))
+    value = typical + noise * (0.6 * daily + rng.gauss(0, 1))
+    if incident:
+        # An incident: quality drops, latency and errors rise for a few hours.
+        value = {
+            "output_quality": typical - 0.09,
+            "latency_ms": typical * 3.5,
+            "error_rate": typical * 6,
+        }.get(key, value)
+    if key == "adoption":
+        value = typical * (1 - hours_ago / (DEMO_HISTORY_DAYS * 24 * 1.6))
+    if key in ("output_quality", "error_rate", "adoption"):
+        return round(min(max(value, 0.0), 1.0), 4)
+    return round(max(value, 1.0), 1)
+
+
+@transaction.atomic
+def demo_registry_load() -> None:
+    """Create the demo systems with versions and metrics, and fill in hourly history.
+
+    History runs up to the current hour; points are identified by their time,
+    so loading again adds only the hours since the last load.
+    """
+    now_hour = hour_start(timezone.now())
+    for index, spec in enumerate(DEMO_SYSTEMS):
+        fields = {k: v for k, v in spec.items() if k not in ("slug", "versions")}
+        system, _created = AISystem.objects.get_or_create(slug=spec["slug"], defaults=fields)
+        versions = {}
+        for version, status, days_ago in spec["versions"]:
+            uri = f"s3://models/{system.slug}/{version}"
+            versions[version], _ = ModelVersion.objects.get_or_create(
+                system=system,
+                version=version,
+                defaults={
+                    "artifact_uri": uri,
+                    "status": status,
+                    "content_hash": content_hash(version=version, artifact_uri=uri, parameters={}),
+                    "training_source": f"{system.slug}-labelled-2026",
+                    "training_rows": 40_000 * (index + 2),
+                    "training_labelled_share": 0.2 + 0.1 * index,
+                    "deployed_at": now_hour - timedelta(days=days_ago)
+                    if status == "deployed"
+                    else None,
+                },
+            )
+            if status == "deployed" and system.deployed_version_id is None:
+                AISystem.objects.filter(pk=system.pk).update(deployed_version=versions[version])
+        specs = {}
+        for metric in DEMO_METRICS:
+            key, name, kind, unit, direction, warning, critical, aggregation, *_ = metric
+            specs[key], _ = MetricSpec.objects.get_or_create(
+                system=system,
+                key=key,
+                defaults={
+                    "name": name,
+                    "kind": kind,
+                    "unit": unit,
+                    "direction": direction,
+                    "warning": warning,
+                    "critical": critical,
+                    "aggregation": aggregation,
+                    "expected_interval_seconds": 3600,
+                    "pending_seconds": 1800,
+                },
+            )
+        _demo_history_load(system, spec, versions, specs, now_hour, seed=index)
+
+
+def _demo_history_load(system, spec, versions, specs, now_hour, *, seed: int) -> None:
+    """Hourly points for every metric over the last DEMO_HISTORY_DAYS days."""
+    sketch_ids = frozenset(s.pk for s in specs.values() if s.aggregation == "p95")
+    for version_name, _status, days_ago in spec["versions"]:
+        version = versions[version_name]
+        hours = min(days_ago, DEMO_HISTORY_DAYS) * 24
+        # The same seed per hour, so a reload regenerates identical values.
+        points = []
+        for hours_ago in range(hours, 0, -1):
+            at = now_hour - timedelta(hours=hours_ago)
+            rng = random.Random(f"{system.slug}:{version_name}:{at.isoformat()}")
+            incident = (at.timestamp() // 3600 + seed * 97) % 509 < 4
+            for metric in DEMO_METRICS:
+                points.append(
+                    ValidPoint(
+                        metric_id=specs[metric[0]].pk,
+                        at=at,
+                        value=_demo_value(rng, metric, hours_ago, incident=incident),
+                    )
+                )
+        for start in range(0, len(points), 5000):
+            store_points(
+                system_id=system.pk,
+                version_id=version.pk,
+                points=points[start : start + 5000],
+                received_at=timezone.now(),
+                sketch_metric_ids=sketch_ids,
+            )
+
+
 def demo_load() -> list[DemoUser]:
     """Load every part of the demo; returns the logins to print."""
-    return demo_users_load()
+    users = demo_users_load()
+    demo_registry_load()
+    return users
 
 
 def logins_table() -> str:

@@ -7,3 +7,6 @@ class RegistryConfig(AppConfig):
 
     name = "registry"
     verbose_name = _("Registry")
+
+    def ready(self) -> None:
+        from registry import schema  # noqa: F401 - registers the OpenAPI auth extension

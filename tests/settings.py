@@ -39,5 +39,8 @@ STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.Static
 # A worker thread in the integration tests must not keep a connection open
 # past its task, or the test database could not be dropped at the end.
 DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
-if not POSTGRES_AVAILABLE:
+if POSTGRES_AVAILABLE:
+    # One test database per run, so that two runs on one machine never collide.
+    DATABASES["default"]["TEST"] = {"NAME": f"test_portal_{os.getpid()}"}  # noqa: F405
+else:
     DATABASES["default"]["TEST"] = {"NAME": ":memory:"}  # noqa: F405

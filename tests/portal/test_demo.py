@@ -1,11 +1,15 @@
 """The demo loader: one login per role, idempotent, refused in production."""
 
+from datetime import UTC, datetime
+
 import pytest
+import time_machine
 from django.contrib.auth import authenticate, get_user_model
 from django.core.management import CommandError, call_command
 
 from core.roles import Role, has_role
-from portal.demo import DEMO_USERS
+from portal.demo import DEMO_METRICS, DEMO_SYSTEMS, DEMO_USERS
+from registry.models import AISystem, MetricPoint, MetricRollup, MetricSpec, ModelVersion
 
 pytestmark = pytest.mark.django_db
 
@@ -18,10 +22,16 @@ def debug_on(settings):
 
 def snapshot():
     user_model = get_user_model()
-    return user_model.objects.count(), list(
-        user_model.groups.through.objects.values_list("user__username", "group__name").order_by(
-            "user__username"
-        )
+    memberships = user_model.groups.through.objects.values_list("user__username", "group__name")
+    rollups = MetricRollup.objects.order_by("id").values_list("count", "sum", "last_value")
+    return (
+        user_model.objects.count(),
+        sorted(memberships),
+        AISystem.objects.count(),
+        ModelVersion.objects.count(),
+        MetricSpec.objects.count(),
+        MetricPoint.objects.count(),
+        list(rollups),
     )
 
 
@@ -39,11 +49,34 @@ def test_it_creates_one_login_per_role_with_the_printed_password(capsys):
     assert roles == set(Role)
 
 
+@time_machine.travel(datetime(2026, 11, 25, 12, 30, tzinfo=UTC), tick=False)
 def test_loading_twice_changes_nothing():
     call_command("load_demo")
     first = snapshot()
     call_command("load_demo")
     assert snapshot() == first
+
+
+def test_an_hour_later_only_the_new_hour_is_added():
+    with time_machine.travel(datetime(2026, 11, 25, 12, 30, tzinfo=UTC), tick=False):
+        call_command("load_demo")
+    before = MetricPoint.objects.count()
+    with time_machine.travel(datetime(2026, 11, 25, 13, 30, tzinfo=UTC), tick=False):
+        call_command("load_demo")
+    # One new hour for every metric of every version with history.
+    per_hour = sum(len(s["versions"]) for s in DEMO_SYSTEMS) * len(DEMO_METRICS)
+    assert MetricPoint.objects.count() == before + per_hour
+
+
+def test_the_demo_shows_systems_in_several_stages_with_history():
+    call_command("load_demo")
+    assert AISystem.objects.values("stage").distinct().count() >= 4
+    assert AISystem.objects.values("risk_tier").distinct().count() >= 3
+    assert AISystem.objects.exclude(deployed_version=None).count() >= 2
+    # Sixty days of hourly history for the deployed customer-service model.
+    version = ModelVersion.objects.get(version="3.0.0")
+    days = MetricRollup.objects.filter(model_version=version, granularity="day")
+    assert days.values("bucket_start").distinct().count() >= 60
 
 
 def test_it_refuses_to_publish_demo_passwords_when_debug_is_off(settings):

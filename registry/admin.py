@@ -1,0 +1,75 @@
+"""The registry in the Django admin: read-only except connector configuration.
+
+Systems, versions, metric specs and tokens change only through the services
+(API and pages), which validate and audit every change; the admin shows them.
+"""
+
+from django.contrib import admin
+
+from registry.models import (
+    AISystem,
+    ApiToken,
+    MetricSource,
+    MetricSpec,
+    ModelVersion,
+    PullRun,
+)
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Lists and shows; no add, change or delete."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(AISystem)
+class AISystemAdmin(ReadOnlyAdmin):
+    list_display = ["slug", "name", "business_unit", "risk_tier", "stage", "deployed_version"]
+    list_filter = ["risk_tier", "stage", "business_unit"]
+    search_fields = ["slug", "name"]
+
+
+@admin.register(ModelVersion)
+class ModelVersionAdmin(ReadOnlyAdmin):
+    list_display = ["system", "version", "status", "content_hash", "registered_at"]
+    list_filter = ["status"]
+    list_select_related = ["system"]
+    search_fields = ["system__slug", "version"]
+
+
+@admin.register(MetricSpec)
+class MetricSpecAdmin(ReadOnlyAdmin):
+    list_display = ["system", "key", "kind", "direction", "warning", "critical", "aggregation"]
+    list_filter = ["kind", "required"]
+    list_select_related = ["system"]
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(ReadOnlyAdmin):
+    list_display = ["name", "kind", "prefix", "system", "user", "last_used_at", "revoked_at"]
+    list_filter = ["kind"]
+    list_select_related = ["system", "user"]
+    exclude = ["token_hash"]
+
+
+@admin.register(MetricSource)
+class MetricSourceAdmin(admin.ModelAdmin):
+    """Pull connectors are configuration, edited here like beat schedules."""
+
+    list_display = ["name", "system", "kind", "url", "interval_seconds", "enabled", "next_pull_at"]
+    list_filter = ["kind", "enabled"]
+    list_select_related = ["system"]
+
+
+@admin.register(PullRun)
+class PullRunAdmin(ReadOnlyAdmin):
+    list_display = ["source", "started_at", "ok", "duration_ms", "points", "error"]
+    list_filter = ["ok"]
+    list_select_related = ["source"]

@@ -1,0 +1,305 @@
+"""Writes of the registry: every state change goes through one of these functions."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from core.errors import ApplicationError
+from registry.choices import Aggregation, Direction, TokenKind, VersionStatus
+from registry.models import AISystem, ApiToken, MetricSpec, ModelVersion
+from registry.signals import audit_event, metrics_ingested
+from registry.validation import TooManyPoints, validate_batch
+from registry.writer import StoreResult, store_points
+
+TOKEN_PREFIX = "agp_"
+
+
+def _audit(actor, action: str, obj, *, before=None, after=None, reason: str = "") -> None:
+    audit_event.send(
+        sender=type(obj),
+        actor=actor,
+        action=action,
+        obj=obj,
+        before=before or {},
+        after=after or {},
+        reason=reason,
+    )
+
+
+# --- Systems --------------------------------------------------------------------
+
+
+SYSTEM_FIELDS = ("name", "purpose", "business_unit", "risk_tier")
+
+
+def ai_system_create(*, by, slug: str, **fields: Any) -> AISystem:
+    """Register an AI system; it starts in stage 1 with no deployed version."""
+    with transaction.atomic():
+        if AISystem.objects.filter(slug=slug).exists():
+            raise ApplicationError(f"A system with slug {slug!r} exists.", field="slug")
+        system = AISystem.objects.create(slug=slug, **fields)
+        _audit(by, "system.create", system, after={"slug": slug, **fields})
+    return system
+
+
+def ai_system_update(*, system: AISystem, by, **changes: Any) -> AISystem:
+    """Change a system's descriptive fields (not its stage or deployed version)."""
+    unknown = set(changes) - set(SYSTEM_FIELDS)
+    if unknown:
+        raise ApplicationError(f"Cannot change {', '.join(sorted(unknown))} here.")
+    with transaction.atomic():
+        locked = AISystem.objects.select_for_update().get(pk=system.pk)
+        before = {field: getattr(locked, field) for field in changes}
+        for field, value in changes.items():
+            setattr(locked, field, value)
+        locked.save(update_fields=list(changes))
+        _audit(by, "system.update", locked, before=before, after=changes)
+    return locked
+
+
+# --- Model versions ---------------------------------------------------------------
+
+
+def model_version_register(*, system: AISystem, by, version: str, **fields: Any) -> ModelVersion:
+    """Register a candidate model version and fix its content hash."""
+    with transaction.atomic():
+        model_version = ModelVersion(system=system, version=version, **fields)
+        model_version.registered_by = by if getattr(by, "pk", None) else None
+        model_version.content_hash = model_version.compute_content_hash()
+        try:
+            with transaction.atomic():
+                model_version.save()
+        except IntegrityError:
+            raise ApplicationError(
+                f"Version {version!r} is already registered for {system.slug}.", field="version"
+            ) from None
+        _audit(
+            by,
+            "version.register",
+            model_version,
+            after={"version": version, "content_hash": model_version.content_hash},
+        )
+    return model_version
+
+
+def model_version_update(*, model_version: ModelVersion, by, **changes: Any) -> ModelVersion:
+    """Change a version's description; a change of URI or parameters changes its hash.
+
+    Approvals bound to the old hash are voided by the governance app, which
+    listens for the `version.rehash` audit event.
+    """
+    allowed = {
+        "artifact_uri",
+        "parameters",
+        "notes",
+        "training_source",
+        "training_rows",
+        "training_labelled_share",
+    }
+    unknown = set(changes) - allowed
+    if unknown:
+        raise ApplicationError(f"Cannot change {', '.join(sorted(unknown))} of a version.")
+    with transaction.atomic():
+        locked = ModelVersion.objects.select_for_update().get(pk=model_version.pk)
+        if locked.status == VersionStatus.RETIRED:
+            raise ApplicationError("A retired version cannot be changed.", status=409)
+        old_hash = locked.content_hash
+        for field, value in changes.items():
+            setattr(locked, field, value)
+        locked.content_hash = locked.compute_content_hash()
+        locked.save()
+        action = "version.rehash" if locked.content_hash != old_hash else "version.update"
+        _audit(
+            by,
+            action,
+            locked,
+            before={"content_hash": old_hash},
+            after={"content_hash": locked.content_hash, **_jsonable(changes)},
+        )
+    return locked
+
+
+def _jsonable(values: dict[str, Any]) -> dict[str, Any]:
+    return json.loads(json.dumps(values, default=str))
+
+
+# --- Metric specs -------------------------------------------------------------------
+
+
+def _check_thresholds(direction: str, warning: float, critical: float) -> None:
+    if direction == Direction.HIGHER_IS_BETTER and critical > warning:
+        raise ApplicationError(
+            "When higher is better, the critical threshold must not be above the warning one.",
+            field="critical",
+        )
+    if direction == Direction.LOWER_IS_BETTER and critical < warning:
+        raise ApplicationError(
+            "When lower is better, the critical threshold must not be below the warning one.",
+            field="critical",
+        )
+
+
+def metric_spec_create(*, system: AISystem, by, key: str, **fields: Any) -> MetricSpec:
+    """Declare a metric the system reports, with its thresholds."""
+    _check_thresholds(fields["direction"], fields["warning"], fields["critical"])
+    with transaction.atomic():
+        if MetricSpec.objects.filter(system=system, key=key).exists():
+            raise ApplicationError(f"Metric {key!r} is already declared.", field="key")
+        spec = MetricSpec.objects.create(system=system, key=key, **fields)
+        _audit(by, "metric_spec.create", spec, after={"key": key, **fields})
+    return spec
+
+
+def metric_spec_update(*, spec: MetricSpec, by, **changes: Any) -> MetricSpec:
+    """Change a metric's thresholds or settings (its key is fixed: points refer to it)."""
+    if "key" in changes and changes["key"] != spec.key:
+        raise ApplicationError("A metric's key cannot change; declare a new metric.", field="key")
+    changes.pop("key", None)
+    with transaction.atomic():
+        locked = MetricSpec.objects.select_for_update().get(pk=spec.pk)
+        before = {field: getattr(locked, field) for field in changes}
+        for field, value in changes.items():
+            setattr(locked, field, value)
+        _check_thresholds(locked.direction, locked.warning, locked.critical)
+        locked.save()
+        _audit(by, "metric_spec.update", locked, before=before, after=changes)
+    return locked
+
+
+# --- Ingestion --------------------------------------------------------------------------
+
+
+def metric_batch_ingest(*, system: AISystem, body: Any, by) -> StoreResult:
+    """Validate and store one batch of points (docs/api.md); all or nothing.
+
+    Raises ApplicationError (400) listing per-point errors, or (413) for more
+    than 10,000 points; nothing is written unless every point is valid.
+    """
+    specs = list(MetricSpec.objects.filter(system=system).values_list("key", "id", "aggregation"))
+    metric_ids = {key: pk for key, pk, _ in specs}
+    now = timezone.now()
+    try:
+        points, version_name, errors = validate_batch(
+            body,
+            metric_ids=metric_ids,
+            now=now,
+            retention=timedelta(days=settings.METRIC_RETENTION_DAYS),
+        )
+    except TooManyPoints as exc:
+        raise ApplicationError(
+            f"A batch holds at most 10,000 points; this one has {exc.args[0]}.",
+            status=413,
+            field="points",
+            code="too_large",
+        ) from None
+    version = None
+    if version_name is not None:
+        version = ModelVersion.objects.filter(system=system, version=version_name).first()
+        if version is None:
+            errors.insert(
+                0,
+                {
+                    "index": None,
+                    "field": "model_version",
+                    "message": f"{version_name[:64]!r} is not a registered version of "
+                    f"{system.slug}",
+                    "code": "invalid",
+                },
+            )
+    if errors:
+        raise ApplicationError(errors[0]["message"], errors=errors[:100])
+
+    sketch_ids = frozenset(pk for _, pk, agg in specs if agg == Aggregation.P95)
+    with transaction.atomic():
+        result = store_points(
+            system_id=system.pk,
+            version_id=version.pk if version else None,
+            points=points,
+            received_at=now,
+            sketch_metric_ids=sketch_ids,
+        )
+        touched = sorted({point.metric_id for point in points})
+        transaction.on_commit(
+            lambda: metrics_ingested.send(
+                sender=AISystem,
+                system_id=system.pk,
+                version_id=version.pk if version else None,
+                metric_ids=touched,
+            )
+        )
+    return result
+
+
+# --- Tokens -------------------------------------------------------------------------------
+
+
+def _hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def api_token_create(
+    *, by, name: str, system: AISystem | None = None, user=None
+) -> tuple[ApiToken, str]:
+    """Create a pipeline token (for `system`) or a personal one (for `user`).
+
+    Returns the token row and the token itself, which is shown once and never stored.
+    """
+    if (system is None) == (user is None):
+        raise ApplicationError("A token belongs to exactly one system or one person.")
+    name = (name or "").strip()
+    if not name:
+        raise ApplicationError(
+            "Give the token a name, e.g. the pipeline that uses it.", field="name"
+        )
+    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    with transaction.atomic():
+        token = ApiToken.objects.create(
+            kind=TokenKind.PIPELINE if system else TokenKind.PERSONAL,
+            name=name[:120],
+            system=system,
+            user=user,
+            prefix=secret[:12],
+            token_hash=_hash_token(secret),
+            rate_limit_per_minute=settings.API_TOKEN_RATE_LIMIT_PER_MINUTE,
+            created_by=by if getattr(by, "pk", None) else None,
+        )
+        _audit(by, "token.create", token, after={"name": token.name, "prefix": token.prefix})
+    return token, secret
+
+
+def api_token_revoke(*, token: ApiToken, by) -> ApiToken:
+    """Revoke a token at once; revoking twice is refused."""
+    with transaction.atomic():
+        updated = ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
+            revoked_at=timezone.now()
+        )
+        if updated != 1:
+            raise ApplicationError("This token is already revoked.", status=409)
+        token.refresh_from_db()
+        _audit(by, "token.revoke", token, after={"prefix": token.prefix})
+    return token
+
+
+def api_token_authenticate(secret: str) -> ApiToken | None:
+    """The token row for a secret (revoked ones included), or None; records its use."""
+    token = (
+        ApiToken.objects.select_related("system", "user")
+        .filter(token_hash=_hash_token(secret))
+        .first()
+    )
+    if token is None or token.revoked_at is not None:
+        return token
+    now = timezone.now()
+    # At most one write a minute per token, not one per request.
+    if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        token.last_used_at = now
+    return token

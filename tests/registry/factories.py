@@ -1,0 +1,41 @@
+"""Factories for registry objects (factory_boy)."""
+
+import factory
+
+from registry.models import AISystem, MetricSpec, ModelVersion, content_hash
+
+
+class AISystemFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = AISystem
+
+    slug = factory.Sequence(lambda n: f"system-{n}")
+    name = factory.Sequence(lambda n: f"System {n}")
+    business_unit = "Retail banking"
+    risk_tier = "medium"
+
+
+class ModelVersionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ModelVersion
+
+    system = factory.SubFactory(AISystemFactory)
+    version = factory.Sequence(lambda n: f"1.{n}.0")
+    artifact_uri = factory.LazyAttribute(lambda o: f"s3://models/{o.system.slug}/{o.version}")
+    content_hash = factory.LazyAttribute(
+        lambda o: content_hash(version=o.version, artifact_uri=o.artifact_uri, parameters={})
+    )
+
+
+class MetricSpecFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = MetricSpec
+
+    system = factory.SubFactory(AISystemFactory)
+    key = "output_quality"
+    name = "Output quality"
+    kind = "quality"
+    direction = "higher_is_better"
+    warning = 0.9
+    critical = 0.8
+    aggregation = "mean"
