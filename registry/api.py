@@ -31,7 +31,6 @@ from core.api import ERROR_MEANINGS, ErrorSerializer
 from core.errors import ApplicationError
 from registry import permissions as perms
 from registry import selectors, services
-from registry.choices import TokenKind
 from registry.models import AISystem, ApiToken, MetricSpec, ModelVersion
 
 MAX_BODY_BYTES = 5 * 1024 * 1024
@@ -619,9 +618,7 @@ class SystemTokenViewSet(SystemScoped, _TokenViewSet):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return self.queryset
-        return ApiToken.objects.filter(
-            system=self.get_system(), kind=TokenKind.PIPELINE
-        ).select_related("created_by")
+        return selectors.system_pipeline_tokens(self.get_system())
 
     @extend_schema(
         request=TokenCreateSerializer,
@@ -663,9 +660,7 @@ class PersonalTokenViewSet(_TokenViewSet):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return self.queryset
-        return ApiToken.objects.filter(
-            user=self.request.user, kind=TokenKind.PERSONAL
-        ).select_related("created_by")
+        return selectors.personal_tokens(self.request.user)
 
     @extend_schema(
         request=TokenCreateSerializer,

@@ -34,3 +34,13 @@ class VersionCompareForm(forms.Form):
     def version(self, field: str) -> ModelVersion:
         """The ModelVersion chosen in field "a" or "b" (after is_valid())."""
         return self.versions[self.cleaned_data[field]]
+
+
+class TokenForm(forms.Form):
+    """Name a new API token after what will use it."""
+
+    name = forms.CharField(
+        label=_("Name"),
+        max_length=120,
+        help_text=_("What will use it, e.g. the nightly evaluation pipeline."),
+    )

@@ -11,8 +11,15 @@ from django.db.models import Count, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from registry.choices import Aggregation, Granularity
-from registry.models import AISystem, MetricPoint, MetricRollup, MetricSpec, ModelVersion
+from registry.choices import Aggregation, Granularity, TokenKind
+from registry.models import (
+    AISystem,
+    ApiToken,
+    MetricPoint,
+    MetricRollup,
+    MetricSpec,
+    ModelVersion,
+)
 from registry.rollups import day_start, sketch_merge, sketch_quantile
 
 MAX_BUCKETS = 5000
@@ -29,6 +36,24 @@ def systems_list() -> QuerySet[AISystem]:
 def system_versions(system: AISystem) -> QuerySet[ModelVersion]:
     """A system's versions, newest first."""
     return ModelVersion.objects.filter(system=system).order_by("-registered_at")
+
+
+def system_pipeline_tokens(system: AISystem) -> QuerySet[ApiToken]:
+    """A system's pipeline tokens, newest first, with who created them."""
+    return (
+        ApiToken.objects.filter(system=system, kind=TokenKind.PIPELINE)
+        .select_related("created_by")
+        .order_by("-created_at")
+    )
+
+
+def personal_tokens(user) -> QuerySet[ApiToken]:
+    """A person's own API tokens, newest first."""
+    return (
+        ApiToken.objects.filter(user=user, kind=TokenKind.PERSONAL)
+        .select_related("created_by")
+        .order_by("-created_at")
+    )
 
 
 def system_metric_specs(system: AISystem) -> QuerySet[MetricSpec]:

@@ -5,17 +5,20 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import wraps
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, get_script_prefix, reverse
 from django.utils.translation import gettext_lazy as _
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_http_methods
 
-from registry import permissions, selectors
-from registry.forms import VersionCompareForm
-from registry.models import AISystem
+from core.errors import ApplicationError
+from registry import permissions, selectors, services
+from registry.forms import TokenForm, VersionCompareForm
+from registry.models import AISystem, ApiToken
 
 SYSTEMS_PER_PAGE = 25
 # What the live charts ask the series endpoint for on load; zooming asks again
@@ -143,3 +146,98 @@ def _default_pair(system: AISystem, versions: list) -> dict[str, str]:
     a = system.deployed_version or versions[1]
     b = next(version for version in versions if version.pk != a.pk)
     return {"a": a.version, "b": b.version}
+
+
+# --- API tokens -----------------------------------------------------------------------
+
+
+def _token_page(
+    request: HttpRequest,
+    *,
+    tokens,
+    form: TokenForm,
+    system: AISystem | None,
+    new_secret: str | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    response = render(
+        request,
+        "registry/tokens.html",
+        {
+            "system": system,
+            "current": "tokens",
+            "tokens": tokens,
+            "form": form,
+            "new_secret": new_secret,
+        },
+        status=status,
+    )
+    # A page that shows a secret must never be kept by a cache or the back button.
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def _create_token(request: HttpRequest, *, system: AISystem | None, tokens) -> HttpResponse:
+    form = TokenForm(request.POST)
+    if not form.is_valid():
+        return _token_page(request, tokens=tokens, form=form, system=system, status=400)
+    try:
+        _token, secret = services.api_token_create(
+            by=request.user,
+            name=form.cleaned_data["name"],
+            system=system,
+            user=None if system else request.user,
+        )
+    except ApplicationError as exc:
+        form.add_error("name", exc.message)
+        return _token_page(request, tokens=tokens, form=form, system=system, status=400)
+    return _token_page(
+        request, tokens=tokens.all(), form=TokenForm(), system=system, new_secret=secret
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@role_required_to_read
+def system_tokens(request: HttpRequest, slug: str) -> HttpResponse:
+    """A system's pipeline tokens: list, create (the token is shown once)."""
+    system = get_object_or_404(AISystem, slug=slug)
+    if not permissions.can_manage_tokens(request.user, system):
+        raise PermissionDenied
+    tokens = selectors.system_pipeline_tokens(system)
+    if request.method == "POST":
+        return _create_token(request, system=system, tokens=tokens)
+    return _token_page(request, tokens=tokens, form=TokenForm(), system=system)
+
+
+@require_http_methods(["GET", "POST"])
+@role_required_to_read
+def personal_tokens(request: HttpRequest) -> HttpResponse:
+    """The signed-in person's API tokens: they act with that person's roles."""
+    tokens = selectors.personal_tokens(request.user)
+    if request.method == "POST":
+        return _create_token(request, system=None, tokens=tokens)
+    return _token_page(request, tokens=tokens, form=TokenForm(), system=None)
+
+
+@require_http_methods(["GET", "POST"])
+@role_required_to_read
+def token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
+    """Confirm, then revoke one token (a pipeline's, by an editor; a personal one, by its owner)."""
+    token = get_object_or_404(ApiToken.objects.select_related("system", "user"), pk=pk)
+    if token.system is not None:
+        allowed = permissions.can_manage_tokens(request.user, token.system)
+        back = reverse("registry:system_tokens", kwargs={"slug": token.system.slug})
+    else:
+        allowed = token.user_id == request.user.pk
+        back = reverse("registry:personal_tokens")
+    if not allowed:
+        raise PermissionDenied
+    if request.method == "POST":
+        try:
+            services.api_token_revoke(token=token, by=request.user)
+        except ApplicationError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, _("Token “%(name)s” revoked.") % {"name": token.name})
+        return redirect(back)
+    return render(request, "registry/token_revoke.html", {"token": token, "back": back})

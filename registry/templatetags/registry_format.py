@@ -7,6 +7,7 @@ import math
 from django import template
 from django.utils.formats import number_format
 
+from registry import permissions
 from registry.selectors import metric_status
 
 register = template.Library()
@@ -54,3 +55,9 @@ def _strip_zeros(text: str, decimals: int) -> str:
 def status_of(spec, value: float | None) -> str:
     """`{% status_of spec value as status %}`: critical, warning, ok or no_data."""
     return metric_status(spec, value)
+
+
+@register.filter
+def may_manage_tokens(user, system) -> bool:
+    """Whether `user` may see and manage `system`'s pipeline tokens."""
+    return permissions.can_manage_tokens(user, system)
