@@ -587,12 +587,50 @@ class _TokenViewSet(
     mixins.DestroyModelMixin,
     viewsets.GenericViewSet,
 ):
+    """Shared by pipeline and personal tokens; subclasses say whose tokens they are."""
+
     serializer_class = TokenSerializer
+    queryset = ApiToken.objects.none()
 
     def get_serializer_class(self):
         return TokenCreateSerializer if self.action == "create" else TokenSerializer
 
-    def _created(self, token: ApiToken, secret: str) -> Response:
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return self.queryset
+        return self.scoped_tokens()
+
+    def scoped_tokens(self):
+        raise NotImplementedError
+
+    def token_owner(self) -> dict:
+        """The `system=` or `user=` argument of api_token_create."""
+        raise NotImplementedError
+
+    @extend_schema(
+        request=TokenCreateSerializer,
+        responses={201: _TOKEN_CREATED},
+        examples=[
+            OpenApiExample("Name it after its user", value={"name": "nightly-eval"}),
+            OpenApiExample(
+                "Created (the token is shown once)",
+                response_only=True,
+                status_codes=["201"],
+                value={
+                    "id": 7,
+                    "name": "nightly-eval",
+                    "prefix": "agp_x3Jk9QaB",
+                    "token": "agp_x3Jk9QaBcD...",
+                },
+            ),
+        ],
+    )
+    def create(self, request, *args, **kwargs):
+        serializer = TokenCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        token, secret = services.api_token_create(
+            by=request.user, name=serializer.validated_data["name"], **self.token_owner()
+        )
         return Response(
             {"id": token.pk, "name": token.name, "prefix": token.prefix, "token": secret},
             status=status.HTTP_201_CREATED,
@@ -613,38 +651,11 @@ class SystemTokenViewSet(SystemScoped, _TokenViewSet):
             "Only operations directors and system owners manage pipeline tokens.",
         )
 
-    queryset = ApiToken.objects.none()
-
-    def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):
-            return self.queryset
+    def scoped_tokens(self):
         return selectors.system_pipeline_tokens(self.get_system())
 
-    @extend_schema(
-        request=TokenCreateSerializer,
-        responses={201: _TOKEN_CREATED},
-        examples=[
-            OpenApiExample("Name it after its user", value={"name": "nightly-eval"}),
-            OpenApiExample(
-                "Created (the token is shown once)",
-                response_only=True,
-                status_codes=["201"],
-                value={
-                    "id": 7,
-                    "name": "nightly-eval",
-                    "prefix": "agp_x3Jk9QaB",
-                    "token": "agp_x3Jk9QaBcD...",
-                },
-            ),
-        ],
-    )
-    def create(self, request, *args, **kwargs):
-        serializer = TokenCreateSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        token, secret = services.api_token_create(
-            by=request.user, name=serializer.validated_data["name"], system=self.get_system()
-        )
-        return self._created(token, secret)
+    def token_owner(self) -> dict:
+        return {"system": self.get_system()}
 
 
 @extend_schema(tags=["tokens"])
@@ -655,35 +666,8 @@ class PersonalTokenViewSet(_TokenViewSet):
         super().check_permissions(request)
         _require(not perms.is_pipeline(request.user), "A pipeline has no personal tokens.")
 
-    queryset = ApiToken.objects.none()
-
-    def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):
-            return self.queryset
+    def scoped_tokens(self):
         return selectors.personal_tokens(self.request.user)
 
-    @extend_schema(
-        request=TokenCreateSerializer,
-        responses={201: _TOKEN_CREATED},
-        examples=[
-            OpenApiExample("Name it after its user", value={"name": "nightly-eval"}),
-            OpenApiExample(
-                "Created (the token is shown once)",
-                response_only=True,
-                status_codes=["201"],
-                value={
-                    "id": 7,
-                    "name": "nightly-eval",
-                    "prefix": "agp_x3Jk9QaB",
-                    "token": "agp_x3Jk9QaBcD...",
-                },
-            ),
-        ],
-    )
-    def create(self, request, *args, **kwargs):
-        serializer = TokenCreateSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        token, secret = services.api_token_create(
-            by=request.user, name=serializer.validated_data["name"], user=request.user
-        )
-        return self._created(token, secret)
+    def token_owner(self) -> dict:
+        return {"user": self.request.user}

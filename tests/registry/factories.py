@@ -39,3 +39,20 @@ class MetricSpecFactory(factory.django.DjangoModelFactory):
     warning = 0.9
     critical = 0.8
     aggregation = "mean"
+
+
+def loan_classifier():
+    """The system of docs/api.md: two metrics (one p95) and version 2.1.0."""
+    system = AISystemFactory(slug="loan-classifier")
+    MetricSpecFactory(system=system, key="output_quality")
+    MetricSpecFactory(
+        system=system,
+        key="latency_ms",
+        kind="latency",
+        direction="lower_is_better",
+        warning=800,
+        critical=1500,
+        aggregation="p95",
+    )
+    ModelVersionFactory(system=system, version="2.1.0")
+    return system

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from registry.services import api_token_create
-from tests.registry.factories import AISystemFactory, MetricSpecFactory, ModelVersionFactory
+from tests.registry.factories import loan_classifier
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "api.md"
 BLOCK = re.compile(r"```(sh|python)\n(.*?)```", re.DOTALL)
@@ -26,18 +26,7 @@ def test_the_page_has_curl_and_python_examples():
 
 @pytest.mark.django_db(transaction=True)
 def test_every_example_runs_against_a_live_server(live_server, tmp_path):
-    system = AISystemFactory(slug="loan-classifier")
-    MetricSpecFactory(system=system, key="output_quality")
-    MetricSpecFactory(
-        system=system,
-        key="latency_ms",
-        kind="latency",
-        direction="lower_is_better",
-        warning=800,
-        critical=1500,
-        aggregation="p95",
-    )
-    ModelVersionFactory(system=system, version="2.1.0")
+    system = loan_classifier()
     token = api_token_create(by=None, name="docs", system=system)[1]
     env = {**os.environ, "PORTAL_URL": live_server.url, "PORTAL_TOKEN": token}
 

@@ -12,7 +12,7 @@ from django.core.cache import cache
 
 from registry.models import MetricPoint, MetricRollup
 from registry.services import api_token_create, api_token_revoke
-from tests.registry.factories import AISystemFactory, MetricSpecFactory, ModelVersionFactory
+from tests.registry.factories import AISystemFactory, loan_classifier
 
 pytestmark = pytest.mark.django_db
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
@@ -31,18 +31,7 @@ def fresh_rate_counters():
 
 @pytest.fixture
 def system():
-    system = AISystemFactory(slug="loan-classifier")
-    MetricSpecFactory(system=system, key="output_quality")
-    MetricSpecFactory(
-        system=system,
-        key="latency_ms",
-        kind="latency",
-        direction="lower_is_better",
-        warning=800,
-        critical=1500,
-        aggregation="p95",
-    )
-    ModelVersionFactory(system=system, version="2.1.0")
+    system = loan_classifier()
     return system
 
 
