@@ -7,3 +7,10 @@ class GovernanceConfig(AppConfig):
 
     name = "governance"
     verbose_name = _("Governance")
+
+    def ready(self) -> None:
+        """Connect the receivers (the audit trail records every registry change), add tabs."""
+        from governance import receivers  # noqa: F401
+        from registry.tabs import SystemTab, system_tab_register
+
+        system_tab_register(SystemTab("ownership", _("Ownership"), "governance:ownership", 30))

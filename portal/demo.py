@@ -16,6 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.roles import Role
+from governance import services as governance
 from registry.models import AISystem, MetricSpec, ModelVersion, content_hash
 from registry.rollups import hour_start
 from registry.validation import ValidPoint
@@ -264,10 +265,65 @@ def _demo_history_load(system, spec, versions, specs, now_hour, *, seed: int) ->
             )
 
 
+# --- Governance: owners, signatures, AI-ops staff, business-unit leads --------------------
+
+DEMO_OWNERSHIP = {
+    # slug: (budget authority, owner signs?, AI-ops member, lead's business unit, lead attested?)
+    "customer-service-assistant": (
+        "Up to HKD 3m a year, cost centre 4410",
+        True,
+        "viewer",
+        "Retail banking",
+        True,
+    ),
+    "loan-document-classifier": (
+        "Up to HKD 1.5m a year, cost centre 5120",
+        False,
+        None,
+        "Lending operations",
+        False,
+    ),
+}
+
+
+@transaction.atomic
+def demo_governance_load() -> None:
+    """Owners for two systems: one signed and staffed, one waiting for its owner and lead."""
+    users = {
+        user.username: user
+        for user in get_user_model().objects.filter(
+            username__in=["director", "owner", "viewer", "bulead"]
+        )
+    }
+    for slug, (budget, signs, member, unit, attested) in DEMO_OWNERSHIP.items():
+        system = AISystem.objects.get(slug=slug)
+        ownership = governance.ownership_for(system)
+        if ownership.owner_id is None:
+            governance.ownership_assign(
+                system=system,
+                by=users["director"],
+                owner=users["owner"],
+                budget_authority=budget,
+                reason="demo",
+            )
+        if signs and not system.accountability_signatures.filter(voided_at__isnull=True).exists():
+            governance.accountability_sign(system=system, by=users["owner"])
+        if member and not system.ai_ops_members.exists():
+            governance.ai_ops_member_add(system=system, by=users["director"], user=users[member])
+        lead = system.business_unit_leads.filter(user=users["bulead"]).first()
+        if lead is None:
+            lead = governance.business_unit_lead_add(
+                system=system, by=users["director"], user=users["bulead"], business_unit=unit
+            )
+        if attested and lead.briefing_attested_at is None:
+            governance.briefing_attest(lead=lead, by=users["bulead"])
+
+
 def demo_load() -> list[DemoUser]:
     """Load every part of the demo; returns the logins to print."""
     users = demo_users_load()
     demo_registry_load()
+    demo_governance_load()
     return users
 
 

@@ -337,3 +337,8 @@ STATICFILES_FINDERS = [
     "django.contrib.staticfiles.finders.AppDirectoriesFinder",
     "registry.staticfiles.PlotlyFinder",
 ]
+
+# --- Governance -------------------------------------------------------------------------
+
+# An owner's accountability signature lapses after this many days and must be renewed.
+ACCOUNTABILITY_SIGNATURE_DAYS = env_int("ACCOUNTABILITY_SIGNATURE_DAYS", 365)

@@ -9,6 +9,8 @@ from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from core.roles import Role, has_role
+from governance.selectors import orphaned_systems
 from portal import health, selectors
 
 
@@ -22,6 +24,8 @@ def home(request: HttpRequest) -> HttpResponse:
         "stale_after_minutes": int(selectors.HEARTBEAT_STALE_AFTER.total_seconds() // 60),
         "broker_kind": settings.CELERY_BROKER_URL.split("://", 1)[0],
         "database_kind": settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1],
+        # Operations directors own the portfolio, so orphaned systems wait in their inbox.
+        "orphans": orphaned_systems() if has_role(request.user, Role.OPERATIONS_DIRECTOR) else [],
     }
     return render(request, "portal/home.html", context)
 

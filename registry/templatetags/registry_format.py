@@ -7,7 +7,7 @@ import math
 from django import template
 from django.utils.formats import number_format
 
-from registry import permissions
+from registry import tabs
 from registry.selectors import metric_status
 
 register = template.Library()
@@ -57,7 +57,7 @@ def status_of(spec, value: float | None) -> str:
     return metric_status(spec, value)
 
 
-@register.filter
-def may_manage_tokens(user, system) -> bool:
-    """Whether `user` may see and manage `system`'s pipeline tokens."""
-    return permissions.can_manage_tokens(user, system)
+@register.simple_tag(takes_context=True)
+def system_tabs(context, system) -> list[dict]:
+    """The tabs of `system`'s pages that the signed-in person may see."""
+    return tabs.system_tabs(context["user"], system)

@@ -8,6 +8,8 @@ from django.contrib.auth import authenticate, get_user_model
 from django.core.management import CommandError, call_command
 
 from core.roles import Role, has_role
+from governance.models import AccountabilitySignature, AuditEvent, BusinessUnitLead
+from governance.selectors import ownership_status
 from portal.demo import DEMO_METRICS, DEMO_SYSTEMS, DEMO_USERS
 from registry.models import AISystem, MetricPoint, MetricRollup, MetricSpec, ModelVersion
 
@@ -32,6 +34,9 @@ def snapshot():
         MetricSpec.objects.count(),
         MetricPoint.objects.count(),
         list(rollups),
+        AuditEvent.objects.count(),
+        AccountabilitySignature.objects.count(),
+        BusinessUnitLead.objects.filter(briefing_attested_at__isnull=False).count(),
     )
 
 
@@ -84,3 +89,13 @@ def test_it_refuses_to_publish_demo_passwords_when_debug_is_off(settings):
     with pytest.raises(CommandError, match="DEBUG is off"):
         call_command("load_demo")
     assert get_user_model().objects.count() == 0
+
+
+def test_the_demo_has_a_signed_owner_and_work_waiting_for_the_owner_and_the_lead():
+    call_command("load_demo")
+    signed = ownership_status(AISystem.objects.get(slug="customer-service-assistant"))
+    assert signed.signed and signed.ai_ops and signed.leads_attested == 1
+    waiting = ownership_status(AISystem.objects.get(slug="loan-document-classifier"))
+    assert waiting.ownership.owner.username == "owner"
+    assert not waiting.signed
+    assert waiting.leads_attested == 0 and len(waiting.leads) == 1
