@@ -1,4 +1,4 @@
-"""Governance records: the audit trail, and ownership and accountability of each system."""
+"""Governance records: the audit trail, ownership and accountability, change requests."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from governance.choices import ActorKind
-from registry.models import AISystem
+from governance.choices import VERSION_KINDS, ActorKind, ChangeKind, ChangeState
+from registry.choices import RiskTier
+from registry.models import AISystem, ModelVersion
 
 DEFAULT_ACCOUNTABILITY_STATEMENT = _(
     "I am accountable for this AI system in production: its outcomes, its budget, "
@@ -158,3 +159,86 @@ class AccountabilitySignature(models.Model):
 
     def __str__(self) -> str:
         return f"{self.system} signed by {self.signer} on {self.signed_at:%Y-%m-%d}"
+
+
+class ChangeRequest(models.Model):
+    """A request to change a system: a model version or a parameter set, bound by its hash."""
+
+    system = models.ForeignKey(AISystem, on_delete=models.PROTECT, related_name="change_requests")
+    kind = models.CharField(_("kind"), max_length=24, choices=ChangeKind.choices)
+    title = models.CharField(_("title"), max_length=200)
+    description = models.TextField(_("description"))
+    rationale = models.TextField(_("rationale"))
+    model_version = models.ForeignKey(
+        ModelVersion,
+        verbose_name=_("model version"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="change_requests",
+    )
+    parameters = models.JSONField(_("parameter set"), default=dict, blank=True)
+    bound_hash = models.CharField(_("bound hash"), max_length=64)
+    risk_tier = models.CharField(_("risk classification"), max_length=16, choices=RiskTier.choices)
+    risk_reason = models.TextField(_("why the risk differs from the system's tier"), blank=True)
+    planned_for = models.DateField(_("planned date"), null=True, blank=True)
+    state = models.CharField(
+        _("state"), max_length=16, choices=ChangeState.choices, default=ChangeState.DRAFT
+    )
+    requester = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    requester_label = models.CharField(_("requested by"), max_length=200)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    submitted_at = models.DateTimeField(_("submitted"), null=True, blank=True)
+    decided_at = models.DateTimeField(_("decided"), null=True, blank=True)
+    deployed_at = models.DateTimeField(_("deployed"), null=True, blank=True)
+    closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
+    closing_reason = models.TextField(_("reason (rejection, cancellation, rollback)"), blank=True)
+
+    class Meta:
+        verbose_name = _("change request")
+        verbose_name_plural = _("change requests")
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(kind__in=list(VERSION_KINDS)) | Q(model_version__isnull=False),
+                name="version_change_names_a_version",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"CR-{self.pk} {self.title}"
+
+
+class Approval(models.Model):
+    """One approver's decision, with the evidence it was based on; void if the subject changed."""
+
+    change_request = models.ForeignKey(
+        ChangeRequest, on_delete=models.CASCADE, related_name="approvals"
+    )
+    approver = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_at = models.DateTimeField(_("approved"))
+    bound_hash = models.CharField(_("hash approved"), max_length=64)
+    metric_snapshot = models.JSONField(_("metric summary at approval"), default=list)
+    comment = models.TextField(_("comment"), blank=True)
+    voided_at = models.DateTimeField(_("voided"), null=True, blank=True)
+    void_reason = models.CharField(_("why voided"), max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("approval")
+        verbose_name_plural = _("approvals")
+        ordering = ["decided_at"]
+        constraints = [
+            # One person counts once: at most one approval in force per request and person.
+            models.UniqueConstraint(
+                fields=["change_request", "approver"],
+                condition=Q(voided_at__isnull=True),
+                name="one_live_approval_per_person",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.approver} approved CR-{self.change_request_id}"

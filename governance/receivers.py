@@ -1,4 +1,5 @@
-"""Signal receivers of the governance app: the registry's changes go into the audit trail.
+"""Signal receivers of the governance app: the registry's changes go into the audit trail,
+and a model version whose content hash changed voids the approvals bound to the old one.
 
 Connected in GovernanceConfig.ready(). Deliberately no setting turns this
 off: the receiver runs inside the sender's transaction, and if recording
@@ -8,6 +9,7 @@ fails the change fails with it.
 from __future__ import annotations
 
 from governance.audit import audit_record
+from governance.services.changes import change_requests_rebind
 from registry.signals import audit_event
 
 
@@ -21,3 +23,12 @@ def record_audit_event(
 
 
 audit_event.connect(record_audit_event, dispatch_uid="governance.record_audit_event")
+
+
+def rebind_change_requests(sender, *, action: str, obj, actor=None, **kwargs) -> None:
+    """A version was rehashed: approvals of the old hash are void (same transaction)."""
+    if action == "version.rehash":
+        change_requests_rebind(model_version=obj, by=actor)
+
+
+audit_event.connect(rebind_change_requests, dispatch_uid="governance.rebind_change_requests")

@@ -342,3 +342,10 @@ STATICFILES_FINDERS = [
 
 # An owner's accountability signature lapses after this many days and must be renewed.
 ACCOUNTABILITY_SIGNATURE_DAYS = env_int("ACCOUNTABILITY_SIGNATURE_DAYS", 365)
+# Approvals a change request needs, by the risk classification of the change.
+CHANGE_APPROVALS_BY_TIER = {
+    "low": env_int("CHANGE_APPROVALS_LOW", 1),
+    "medium": env_int("CHANGE_APPROVALS_MEDIUM", 1),
+    "high": env_int("CHANGE_APPROVALS_HIGH", 2),
+    "critical": env_int("CHANGE_APPROVALS_CRITICAL", 3),
+}

@@ -46,7 +46,8 @@ def _persona(django_user_model, username: str, full_name: str, role: Role | None
         username=username, password="pw", first_name=first, last_name=last
     )
     if role:
-        user.groups.add(Group.objects.get(name=role.value))
+        # get_or_create: a transactional test before this one may have flushed the groups.
+        user.groups.add(Group.objects.get_or_create(name=role.value)[0])
     return user
 
 

@@ -1,4 +1,4 @@
-"""Writes of the governance app: ownership, accountability sign-off, briefings."""
+"""Ownership writes: naming the owner, accountability sign-off, AI-ops staff, briefings."""
 
 from __future__ import annotations
 

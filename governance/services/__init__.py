@@ -1,0 +1,51 @@
+"""Writes of the governance app; one module per concern, re-exported here."""
+
+from governance.services.changes import (
+    approvals_required,
+    change_request_approve,
+    change_request_cancel,
+    change_request_mark_deployed,
+    change_request_open,
+    change_request_reject,
+    change_request_roll_back,
+    change_request_submit,
+    change_requests_rebind,
+    live_approvals,
+    parameters_hash,
+    version_deployable,
+)
+from governance.services.ownership import (
+    accountability_sign,
+    accountability_statement_update,
+    ai_ops_member_add,
+    ai_ops_member_remove,
+    briefing_attest,
+    business_unit_lead_add,
+    business_unit_lead_remove,
+    ownership_assign,
+    ownership_for,
+)
+
+__all__ = [
+    "accountability_sign",
+    "accountability_statement_update",
+    "ai_ops_member_add",
+    "ai_ops_member_remove",
+    "approvals_required",
+    "briefing_attest",
+    "business_unit_lead_add",
+    "business_unit_lead_remove",
+    "change_request_approve",
+    "change_request_cancel",
+    "change_request_mark_deployed",
+    "change_request_open",
+    "change_request_reject",
+    "change_request_roll_back",
+    "change_request_submit",
+    "change_requests_rebind",
+    "live_approvals",
+    "ownership_assign",
+    "ownership_for",
+    "parameters_hash",
+    "version_deployable",
+]

@@ -1,0 +1,434 @@
+"""Change-management writes: requests, four-eyes approvals, deployment, voiding.
+
+Approvals needed by risk classification: settings.CHANGE_APPROVALS_BY_TIER
+(low 1, medium 1, high 2, critical 3). The requester never approves their own
+request and nobody is exempt (administrators included: a superuser holds no
+role implicitly). One person counts once. An approval is bound to the hash of
+what it approved; if the version or parameters change, it is void and an
+approved request returns to submitted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import date
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from core.errors import ApplicationError
+from core.roles import Role, has_role
+from governance.audit import audit_record
+from governance.choices import OPEN_CHANGE_STATES, VERSION_KINDS, ChangeKind, ChangeState
+from governance.models import Approval, ChangeRequest
+from registry.choices import RiskTier
+from registry.models import AISystem, ModelVersion
+from registry.selectors import system_metrics_daily
+
+TIER_ORDER = [RiskTier.LOW, RiskTier.MEDIUM, RiskTier.HIGH, RiskTier.CRITICAL]
+
+
+def approvals_required(risk_tier: str) -> int:
+    """How many different approvers a change of this risk classification needs."""
+    return settings.CHANGE_APPROVALS_BY_TIER[risk_tier]
+
+
+def parameters_hash(parameters: dict) -> str:
+    """SHA-256 of a parameter set's canonical JSON (what a parameter change is bound to)."""
+    canonical = json.dumps(parameters, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _requester(by) -> tuple[Any, str]:
+    """The requesting person (or None for a pipeline) and a label for the record."""
+    if getattr(by, "is_pipeline", False):
+        return None, f"pipeline:{by.token.name}"
+    return by, by.get_username()
+
+
+def _check_risk(system: AISystem, risk_tier: str | None, reason: str, by) -> str:
+    """The change's risk: the system's tier by default; raised by anyone, lowered by approvers."""
+    tier = risk_tier or system.risk_tier
+    if tier not in RiskTier.values:
+        raise ApplicationError(f"{tier!r} is not a risk tier.", field="risk_tier")
+    if TIER_ORDER.index(tier) < TIER_ORDER.index(system.risk_tier):
+        if not has_role(by, Role.APPROVER):
+            raise ApplicationError(
+                "Only an approver may classify a change below the system's risk tier.",
+                field="risk_tier",
+            )
+        if not reason.strip():
+            raise ApplicationError(
+                "Say why the risk is lower than the system's.", field="risk_reason"
+            )
+    return tier
+
+
+def change_request_open(
+    *,
+    system: AISystem,
+    by,
+    kind: str,
+    title: str,
+    description: str,
+    rationale: str,
+    model_version: ModelVersion | None = None,
+    parameters: dict | None = None,
+    risk_tier: str | None = None,
+    risk_reason: str = "",
+    planned_for: date | None = None,
+) -> ChangeRequest:
+    """Open a draft change request bound to a model version or a parameter set."""
+    if kind not in ChangeKind.values:
+        raise ApplicationError(f"{kind!r} is not a kind of change.", field="kind")
+    parameters = parameters or {}
+    if kind in VERSION_KINDS:
+        if model_version is None:
+            raise ApplicationError(
+                "Name the model version this change concerns.", field="model_version"
+            )
+        if model_version.system_id != system.pk:
+            raise ApplicationError("That version belongs to another system.", field="model_version")
+        bound = model_version.content_hash
+    else:
+        if model_version is not None:
+            raise ApplicationError(
+                "A parameter or data-source change concerns a parameter set, not a version.",
+                field="model_version",
+            )
+        if not parameters:
+            raise ApplicationError("Describe the parameter set to change.", field="parameters")
+        bound = parameters_hash(parameters)
+    for field, value in (("title", title), ("description", description), ("rationale", rationale)):
+        if not (value or "").strip():
+            raise ApplicationError("This field is required.", field=field)
+    tier = _check_risk(system, risk_tier, risk_reason, by)
+    person, label = _requester(by)
+    with transaction.atomic():
+        change = ChangeRequest.objects.create(
+            system=system,
+            kind=kind,
+            title=title.strip()[:200],
+            description=description.strip(),
+            rationale=rationale.strip(),
+            model_version=model_version,
+            parameters=parameters,
+            bound_hash=bound,
+            risk_tier=tier,
+            risk_reason=risk_reason.strip(),
+            planned_for=planned_for,
+            requester=person,
+            requester_label=label,
+        )
+        audit_record(
+            actor=by,
+            action="change.open",
+            obj=change,
+            system=system,
+            after={"kind": kind, "bound_hash": bound, "risk_tier": tier},
+        )
+    return change
+
+
+def _locked(change: ChangeRequest) -> ChangeRequest:
+    # Every transition locks the row first, so two people acting at once on one
+    # request are serialised and the second sees the first one's outcome.
+    return ChangeRequest.objects.select_for_update().get(pk=change.pk)
+
+
+def _transition(change: ChangeRequest, *, allowed: set[str], to: str) -> str:
+    if change.state not in allowed:
+        raise ApplicationError(
+            f"A {change.get_state_display().lower()} request cannot become {to}.",
+            status=409,
+            code="wrong_state",
+        )
+    return change.state
+
+
+def _is_requester(change: ChangeRequest, by) -> bool:
+    return change.requester_id is not None and change.requester_id == getattr(by, "pk", None)
+
+
+def change_request_submit(*, change: ChangeRequest, by) -> ChangeRequest:
+    """The requester (or a director, for a pipeline's request) submits a draft for review."""
+    with transaction.atomic():
+        change = _locked(change)
+        if not (_is_requester(change, by) or has_role(by, Role.OPERATIONS_DIRECTOR)):
+            raise ApplicationError("Only the requester submits a request.", status=403)
+        _transition(change, allowed={ChangeState.DRAFT}, to="submitted")
+        change.state = ChangeState.SUBMITTED
+        change.submitted_at = timezone.now()
+        change.save(update_fields=["state", "submitted_at"])
+        audit_record(
+            actor=by,
+            action="change.submit",
+            obj=change,
+            system=change.system,
+            before={"state": "draft"},
+            after={"state": "submitted"},
+        )
+    return change
+
+
+def _metric_snapshot(system: AISystem) -> list[dict]:
+    """The system's metric summary now: each metric's latest daily value and thresholds."""
+    snapshot = []
+    for metric in system_metrics_daily(system=system, days=7):
+        latest = metric.latest
+        snapshot.append(
+            {
+                "metric": metric.spec.key,
+                "day": latest[0].isoformat() if latest else None,
+                "value": latest[1] if latest else None,
+                "warning": metric.spec.warning,
+                "critical": metric.spec.critical,
+                "direction": metric.spec.direction,
+                "status": metric.status,
+            }
+        )
+    return snapshot
+
+
+def _current_hash(change: ChangeRequest) -> str:
+    if change.kind in VERSION_KINDS:
+        return ModelVersion.objects.values_list("content_hash", flat=True).get(
+            pk=change.model_version_id
+        )
+    return parameters_hash(change.parameters)
+
+
+def live_approvals(change: ChangeRequest):
+    """Approvals in force (not voided), oldest first."""
+    return change.approvals.filter(voided_at__isnull=True).select_related("approver")
+
+
+def change_request_approve(*, change: ChangeRequest, by, comment: str = "") -> ChangeRequest:
+    """An approver approves; enough different approvers make the request approved.
+
+    Refused for the requester (whoever they are), for a second approval by the
+    same person, for anyone without the Approver role, and when the bound
+    version or parameters no longer match what was submitted.
+    """
+    if not has_role(by, Role.APPROVER):
+        raise ApplicationError("Only approvers approve change requests.", status=403)
+    with transaction.atomic():
+        change = _locked(change)
+        if _is_requester(change, by):
+            raise ApplicationError("You cannot approve your own request.", status=403)
+        _transition(change, allowed={ChangeState.SUBMITTED}, to="approved")
+        current = _current_hash(change)
+        if current != change.bound_hash:
+            raise ApplicationError(
+                "The version or parameters changed since submission; they must be resubmitted.",
+                status=409,
+            )
+        try:
+            with transaction.atomic():
+                Approval.objects.create(
+                    change_request=change,
+                    approver=by,
+                    decided_at=timezone.now(),
+                    bound_hash=current,
+                    metric_snapshot=_metric_snapshot(change.system),
+                    comment=comment.strip(),
+                )
+        except IntegrityError:
+            raise ApplicationError("You have already approved this request.", status=409) from None
+        count = live_approvals(change).count()
+        needed = approvals_required(change.risk_tier)
+        after = {"approvals": count, "needed": needed}
+        if count >= needed:
+            change.state = ChangeState.APPROVED
+            change.decided_at = timezone.now()
+            change.save(update_fields=["state", "decided_at"])
+            after["state"] = "approved"
+        audit_record(
+            actor=by,
+            action="change.approve",
+            obj=change,
+            system=change.system,
+            after=after,
+            reason=comment,
+        )
+    return change
+
+
+def change_request_reject(*, change: ChangeRequest, by, reason: str) -> ChangeRequest:
+    """An approver rejects with a reason; the request ends."""
+    if not has_role(by, Role.APPROVER):
+        raise ApplicationError("Only approvers reject change requests.", status=403)
+    if not (reason or "").strip():
+        raise ApplicationError("A rejection needs a reason.", field="reason")
+    with transaction.atomic():
+        change = _locked(change)
+        if _is_requester(change, by):
+            raise ApplicationError("You cannot decide on your own request.", status=403)
+        before = _transition(change, allowed={ChangeState.SUBMITTED}, to="rejected")
+        change.state = ChangeState.REJECTED
+        change.decided_at = change.closed_at = timezone.now()
+        change.closing_reason = reason.strip()
+        change.save(update_fields=["state", "decided_at", "closed_at", "closing_reason"])
+        audit_record(
+            actor=by,
+            action="change.reject",
+            obj=change,
+            system=change.system,
+            before={"state": before},
+            after={"state": "rejected"},
+            reason=reason,
+        )
+    return change
+
+
+def change_request_cancel(*, change: ChangeRequest, by, reason: str = "") -> ChangeRequest:
+    """The requester withdraws a draft or submitted request."""
+    with transaction.atomic():
+        change = _locked(change)
+        if not _is_requester(change, by):
+            raise ApplicationError("Only the requester cancels a request.", status=403)
+        before = _transition(change, allowed=set(OPEN_CHANGE_STATES), to="cancelled")
+        change.state = ChangeState.CANCELLED
+        change.closed_at = timezone.now()
+        change.closing_reason = reason.strip()
+        change.save(update_fields=["state", "closed_at", "closing_reason"])
+        audit_record(
+            actor=by,
+            action="change.cancel",
+            obj=change,
+            system=change.system,
+            before={"state": before},
+            after={"state": "cancelled"},
+            reason=reason,
+        )
+    return change
+
+
+def change_request_mark_deployed(*, change: ChangeRequest, by) -> ChangeRequest:
+    """Record that an approved change went live (operations directors or the requester)."""
+    with transaction.atomic():
+        change = _locked(change)
+        if not (has_role(by, Role.OPERATIONS_DIRECTOR) or _is_requester(change, by)):
+            raise ApplicationError(
+                "Only an operations director or the requester records a deployment.", status=403
+            )
+        _transition(change, allowed={ChangeState.APPROVED}, to="deployed")
+        if _current_hash(change) != change.bound_hash:
+            raise ApplicationError(
+                "What was approved has changed since; it cannot go live.", status=409
+            )
+        change.state = ChangeState.DEPLOYED
+        change.deployed_at = timezone.now()
+        change.save(update_fields=["state", "deployed_at"])
+        audit_record(
+            actor=by,
+            action="change.deploy",
+            obj=change,
+            system=change.system,
+            before={"state": "approved"},
+            after={"state": "deployed"},
+        )
+    return change
+
+
+def change_request_roll_back(*, change: ChangeRequest, by, reason: str) -> ChangeRequest:
+    """Record that a deployed change was rolled back, with why."""
+    if not (reason or "").strip():
+        raise ApplicationError("Say why the change was rolled back.", field="reason")
+    with transaction.atomic():
+        change = _locked(change)
+        if not (has_role(by, Role.OPERATIONS_DIRECTOR) or _is_requester(change, by)):
+            raise ApplicationError(
+                "Only an operations director or the requester records a rollback.", status=403
+            )
+        _transition(change, allowed={ChangeState.DEPLOYED}, to="rolled back")
+        change.state = ChangeState.ROLLED_BACK
+        change.closed_at = timezone.now()
+        change.closing_reason = reason.strip()
+        change.save(update_fields=["state", "closed_at", "closing_reason"])
+        audit_record(
+            actor=by,
+            action="change.roll_back",
+            obj=change,
+            system=change.system,
+            before={"state": "deployed"},
+            after={"state": "rolled_back"},
+            reason=reason,
+        )
+    return change
+
+
+def change_requests_rebind(*, model_version: ModelVersion, by=None) -> int:
+    """A version's hash changed: void approvals of other hashes; approved requests resubmit.
+
+    Called when the registry announces `version.rehash`. Returns how many
+    requests were affected.
+    """
+    affected = 0
+    with transaction.atomic():
+        changes = ChangeRequest.objects.select_for_update().filter(
+            model_version=model_version,
+            state__in=[ChangeState.SUBMITTED, ChangeState.APPROVED],
+        )
+        now = timezone.now()
+        for change in changes:
+            voided = (
+                Approval.objects.filter(change_request=change, voided_at__isnull=True)
+                .exclude(bound_hash=model_version.content_hash)
+                .update(voided_at=now, void_reason="version changed after approval")
+            )
+            before = change.state
+            change.bound_hash = model_version.content_hash
+            fields = ["bound_hash"]
+            if change.state == ChangeState.APPROVED:
+                change.state = ChangeState.SUBMITTED
+                change.decided_at = None
+                fields += ["state", "decided_at"]
+            change.save(update_fields=fields)
+            affected += 1
+            audit_record(
+                actor=by,
+                action="change.rebind",
+                obj=change,
+                system=change.system,
+                before={"state": before},
+                after={"state": change.state, "voided_approvals": voided},
+                reason="the bound model version changed",
+            )
+    return affected
+
+
+def version_deployable(*, system: AISystem, model_version: ModelVersion) -> dict:
+    """May this version go live? Yes when an approved change request is bound to it as it is now."""
+    changes = list(
+        ChangeRequest.objects.filter(system=system, model_version=model_version)
+        .exclude(kind=ChangeKind.PARAMETER_CHANGE)
+        .order_by("-created_at")
+    )
+    reasons: list[str] = []
+    chosen = None
+    for change in changes:
+        if change.state in (ChangeState.APPROVED, ChangeState.DEPLOYED):
+            if change.bound_hash != model_version.content_hash:
+                reasons.append(f"CR-{change.pk} approved a different content hash.")
+                continue
+            approved = live_approvals(change).filter(bound_hash=model_version.content_hash).count()
+            if approved >= approvals_required(change.risk_tier):
+                chosen = change
+                break
+            reasons.append(f"CR-{change.pk} has {approved} of the approvals it needs.")
+    if chosen:
+        return {"deployable": True, "reasons": [], "change_request": chosen.pk}
+    if not changes:
+        reasons.append("No change request concerns this version; open one.")
+    else:
+        latest = changes[0]
+        reasons.append(f"CR-{latest.pk} is {latest.get_state_display().lower()}.")
+    return {
+        "deployable": False,
+        "reasons": reasons,
+        "change_request": changes[0].pk if changes else None,
+    }
