@@ -13,7 +13,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from core.errors import ApplicationError
-from registry.choices import Aggregation, Direction, TokenKind, VersionStatus
+from registry.choices import Aggregation, Direction, Stage, TokenKind, VersionStatus
 from registry.models import AISystem, ApiToken, MetricSpec, ModelVersion
 from registry.signals import audit_event, metrics_ingested
 from registry.validation import TooManyPoints, validate_batch
@@ -158,19 +158,61 @@ def metric_spec_create(*, system: AISystem, by, key: str, **fields: Any) -> Metr
     return spec
 
 
-def metric_spec_update(*, spec: MetricSpec, by, **changes: Any) -> MetricSpec:
-    """Change a metric's thresholds or settings (its key is fixed: points refer to it)."""
+# From stage 3 on, a threshold is a governed parameter: it changes only through an
+# approved change request (the governance app applies it, naming the request).
+GOVERNED_STAGES = frozenset({Stage.OWNERSHIP_GOVERNANCE, Stage.STAGED_ROLLOUT, Stage.PRODUCTION})
+SPEC_FIELDS = frozenset(
+    {
+        "name",
+        "kind",
+        "unit",
+        "direction",
+        "warning",
+        "critical",
+        "aggregation",
+        "required",
+        "expected_interval_seconds",
+        "pending_seconds",
+    }
+)
+
+
+def metric_spec_update(
+    *, spec: MetricSpec, by, change_request_id: int | None = None, **changes: Any
+) -> MetricSpec:
+    """Change a metric's thresholds or settings (its key is fixed: points refer to it).
+
+    For a system in stage 3 or later the change must come from an approved
+    change request (`change_request_id`), which the governance app passes.
+    """
     if "key" in changes and changes["key"] != spec.key:
         raise ApplicationError("A metric's key cannot change; declare a new metric.", field="key")
     changes.pop("key", None)
+    unknown = set(changes) - SPEC_FIELDS
+    if unknown:
+        raise ApplicationError(f"Cannot change {', '.join(sorted(unknown))} of a metric.")
     with transaction.atomic():
-        locked = MetricSpec.objects.select_for_update().get(pk=spec.pk)
+        locked = MetricSpec.objects.select_for_update().select_related("system").get(pk=spec.pk)
+        if locked.system.stage in GOVERNED_STAGES and change_request_id is None:
+            raise ApplicationError(
+                "This system is in stage 3 or later: its metric settings change only through "
+                "an approved change request. Open a parameter change naming this metric.",
+                status=409,
+                code="change_request_required",
+            )
         before = {field: getattr(locked, field) for field in changes}
         for field, value in changes.items():
             setattr(locked, field, value)
         _check_thresholds(locked.direction, locked.warning, locked.critical)
         locked.save()
-        _audit(by, "metric_spec.update", locked, before=before, after=changes)
+        _audit(
+            by,
+            "metric_spec.update",
+            locked,
+            before=before,
+            after=changes,
+            reason=f"change request {change_request_id}" if change_request_id else "",
+        )
     return locked
 
 

@@ -25,8 +25,9 @@ from governance.audit import audit_record
 from governance.choices import OPEN_CHANGE_STATES, VERSION_KINDS, ChangeKind, ChangeState
 from governance.models import Approval, ChangeRequest
 from registry.choices import RiskTier
-from registry.models import AISystem, ModelVersion
+from registry.models import AISystem, MetricSpec, ModelVersion
 from registry.selectors import system_metrics_daily
+from registry.services import metric_spec_update
 
 TIER_ORDER = [RiskTier.LOW, RiskTier.MEDIUM, RiskTier.HIGH, RiskTier.CRITICAL]
 
@@ -320,6 +321,8 @@ def change_request_mark_deployed(*, change: ChangeRequest, by) -> ChangeRequest:
             raise ApplicationError(
                 "What was approved has changed since; it cannot go live.", status=409
             )
+        if change.kind == ChangeKind.PARAMETER_CHANGE:
+            _apply_parameters(change, by=by)
         change.state = ChangeState.DEPLOYED
         change.deployed_at = timezone.now()
         change.save(update_fields=["state", "deployed_at"])
@@ -332,6 +335,23 @@ def change_request_mark_deployed(*, change: ChangeRequest, by) -> ChangeRequest:
             after={"state": "deployed"},
         )
     return change
+
+
+def _apply_parameters(change: ChangeRequest, *, by) -> None:
+    """Apply an approved parameter set that names a metric: its new settings take effect.
+
+    Convention: {"metric_spec": "<key>", "warning": ..., "critical": ..., ...}.
+    Parameter sets for other targets (cohort plans, escalation policies) are
+    applied by the app that owns them when it reads the deployed request.
+    """
+    key = change.parameters.get("metric_spec")
+    if not key:
+        return
+    spec = MetricSpec.objects.filter(system=change.system, key=key).first()
+    if spec is None:
+        raise ApplicationError(f"The system has no metric {key!r} any more.", status=409)
+    new_settings = {k: v for k, v in change.parameters.items() if k != "metric_spec"}
+    metric_spec_update(spec=spec, by=by, change_request_id=change.pk, **new_settings)
 
 
 def change_request_roll_back(*, change: ChangeRequest, by, reason: str) -> ChangeRequest:

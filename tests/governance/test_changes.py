@@ -14,7 +14,8 @@ from core.errors import ApplicationError
 from core.roles import Role
 from governance import services
 from governance.models import Approval, AuditEvent, ChangeRequest
-from registry.services import model_version_update
+from registry.models import MetricSpec
+from registry.services import metric_spec_update, model_version_update
 from tests.registry.factories import MetricSpecFactory, ModelVersionFactory
 
 pytestmark = pytest.mark.django_db
@@ -327,3 +328,31 @@ def test_two_approvers_at_once_on_a_one_approval_request_end_consistent(
     assert outcomes == [409, "ok"]
     assert change.state == "approved"
     assert services.live_approvals(change).count() == 1
+
+
+def test_from_stage_3_thresholds_change_only_through_an_approved_request(
+    version, owner, director, make_approver
+):
+    system = version.system
+    system.stage = "ownership_governance"
+    system.save()
+    spec = MetricSpec.objects.get(system=system)
+    with pytest.raises(ApplicationError, match="change request") as error:
+        metric_spec_update(spec=spec, by=director, warning=0.95)
+    assert error.value.status == 409
+    change = services.change_request_submit(
+        change=open_change(
+            version,
+            owner,
+            kind="parameter_change",
+            model_version=None,
+            parameters={"metric_spec": spec.key, "warning": 0.95},
+        ),
+        by=owner,
+    )
+    change = services.change_request_approve(change=change, by=make_approver("a"))
+    services.change_request_mark_deployed(change=change, by=director)
+    spec.refresh_from_db()
+    assert spec.warning == 0.95
+    event = AuditEvent.objects.filter(action="metric_spec.update").get()
+    assert event.reason == f"change request {change.pk}"

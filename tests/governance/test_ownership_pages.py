@@ -1,11 +1,16 @@
 """The ownership page: each role sees its own controls, and the server refuses the rest."""
 
+from datetime import timedelta
+
 import pytest
+import time_machine
 from django.contrib.auth.models import Group
+from django.utils import timezone
 
 from core.roles import Role
 from governance import services
 from governance.models import AccountabilitySignature, AiOpsMember, BusinessUnitLead
+from governance.selectors import orphaned_systems
 from tests.registry.factories import AISystemFactory
 
 pytestmark = pytest.mark.django_db
@@ -139,13 +144,6 @@ def test_directors_find_orphaned_systems_on_their_home_page(client, director, vi
 
 
 def test_a_lapsed_signature_makes_an_orphan(owned, owner):
-    from datetime import timedelta
-
-    import time_machine
-    from django.utils import timezone
-
-    from governance.selectors import orphaned_systems
-
     services.accountability_sign(system=owned, by=owner)
     assert orphaned_systems() == []
     with time_machine.travel(timezone.now() + timedelta(days=366)):

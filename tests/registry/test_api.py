@@ -257,6 +257,15 @@ def test_thresholds_can_change_but_not_the_key(client, owner):
     assert MetricSpec.objects.get().critical == 0.8
 
 
+def test_from_stage_3_thresholds_need_a_change_request(client, owner):
+    MetricSpecFactory(system__slug="s", system__stage="staged_rollout", key="output_quality")
+    client.force_login(owner)
+    response = call(client, "patch", "systems/s/metric-specs/output_quality/", {"warning": 0.95})
+    assert response.status_code == 409
+    assert "change request" in response.json()["errors"][0]["message"]
+    assert MetricSpec.objects.get().warning == 0.9
+
+
 def test_a_pipeline_cannot_change_thresholds(client):
     spec = MetricSpecFactory(system__slug="s")
     secret = api_token_create(by=None, name="p", system=spec.system)[1]
