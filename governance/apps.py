@@ -14,3 +14,6 @@ class GovernanceConfig(AppConfig):
         from registry.tabs import SystemTab, system_tab_register
 
         system_tab_register(SystemTab("ownership", _("Ownership"), "governance:ownership", 30))
+        system_tab_register(
+            SystemTab("changes", _("Change requests"), "governance:system_changes", 40)
+        )

@@ -44,3 +44,50 @@ class ChangeState(models.TextChoices):
 
 
 OPEN_CHANGE_STATES = frozenset({ChangeState.DRAFT, ChangeState.SUBMITTED})
+
+
+class Severity(models.TextChoices):
+    WARNING = "warning", _("Warning")
+    CRITICAL = "critical", _("Critical")
+
+
+class EscalationSource(models.TextChoices):
+    THRESHOLD_BREACH = "threshold_breach", _("Threshold breach")
+    NO_DATA = "no_data", _("No data")
+    DATA_QUALITY = "data_quality", _("Data-quality failure")
+    ROLLOUT_CHECKPOINT = "rollout_checkpoint", _("Rollout checkpoint failure")
+    PIPELINE_REPORT = "pipeline_report", _("Report from a pipeline")
+    MANUAL = "manual", _("Manual")
+
+
+class EscalationState(models.TextChoices):
+    """open -> acknowledged -> resolved (open -> resolved too); the level rises while open."""
+
+    OPEN = "open", _("Open")
+    ACKNOWLEDGED = "acknowledged", _("Acknowledged")
+    RESOLVED = "resolved", _("Resolved")
+
+
+class RootCause(models.TextChoices):
+    """The five root causes of scaling failure (DOMAIN.md), or other."""
+
+    INTEGRATION = "integration", _("Integration complexity with legacy systems")
+    OUTPUT_QUALITY = "output_quality", _("Inconsistent output quality at volume")
+    MONITORING = "monitoring", _("Absence of monitoring tooling")
+    OWNERSHIP = "ownership", _("Unclear organisational ownership")
+    TRAINING_DATA = "training_data", _("Insufficient domain training data")
+    OTHER = "other", _("Other")
+
+
+class AlertStatus(models.TextChoices):
+    """An alert rule's state: inactive -> pending -> firing -> resolved (-> inactive)."""
+
+    INACTIVE = "inactive", _("Inactive")
+    PENDING = "pending", _("Pending")
+    FIRING = "firing", _("Firing")
+    RESOLVED = "resolved", _("Resolved")
+
+
+class AlertKind(models.TextChoices):
+    THRESHOLD = "threshold", _("Threshold")
+    NO_DATA = "no_data", _("No data")

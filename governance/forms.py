@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 
 from django import forms
 from django.contrib.auth import get_user_model
 from django.utils.translation import gettext_lazy as _
+
+from governance.choices import ChangeKind, ChangeState
+from registry.choices import RiskTier
 
 
 class AuditFilterForm(forms.Form):
@@ -99,3 +103,113 @@ class LeadForm(forms.Form):
 
     user = PersonChoiceField(label=_("Person"), queryset=_active_people())
     business_unit = forms.CharField(label=_("Business unit"), max_length=120)
+
+
+# --- Change requests ----------------------------------------------------------------------
+
+
+class ChangeFilterForm(forms.Form):
+    """Narrow the change requests by state and, on the portfolio list, by system."""
+
+    state = forms.ChoiceField(label=_("State"), required=False)
+    system = forms.ChoiceField(label=_("System"), required=False)
+
+    def __init__(self, *args, systems: Sequence[tuple[str, str]] | None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["state"].choices = [("", _("All states")), *ChangeState.choices]
+        if systems is None:
+            del self.fields["system"]
+        else:
+            self.fields["system"].choices = [("", _("All systems")), *systems]
+
+
+class ChangeRequestForm(forms.Form):
+    """Open a change request: a version (for model changes) or a parameter set, and why."""
+
+    kind = forms.ChoiceField(label=_("Kind of change"), choices=ChangeKind.choices)
+    model_version = forms.ChoiceField(
+        label=_("Model version"),
+        required=False,
+        help_text=_("For a model update, retraining or rollback."),
+    )
+    parameters = forms.CharField(
+        label=_("Parameter set (JSON object)"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4, "spellcheck": "false"}),
+        help_text=_(
+            'For a parameter or data-source change, e.g. {"review_threshold": 0.72}. '
+            "Approvals are bound to the hash of exactly this set."
+        ),
+    )
+    title = forms.CharField(label=_("Title"), max_length=200)
+    description = forms.CharField(label=_("Description"), widget=forms.Textarea(attrs={"rows": 4}))
+    rationale = forms.CharField(
+        label=_("Rationale"),
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text=_("Why this change, and the evidence for it."),
+    )
+    risk_tier = forms.ChoiceField(label=_("Risk classification"), choices=RiskTier.choices)
+    risk_reason = forms.CharField(
+        label=_("Why the risk differs from the system's tier"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_(
+            "Only an approver may classify a change below the system's tier, with a reason."
+        ),
+    )
+    planned_for = forms.DateField(
+        label=_("Planned date"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+    def __init__(self, *args, versions: Sequence[str], **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        none = ("", _("None (a parameter or data-source change)"))
+        self.fields["model_version"].choices = [none] + [(v, v) for v in versions]
+
+    def clean_parameters(self) -> dict:
+        text = self.cleaned_data["parameters"].strip()
+        if not text:
+            return {}
+        try:
+            value = json.loads(text)
+        except ValueError:
+            raise forms.ValidationError(_("This is not valid JSON."), code="json") from None
+        if not isinstance(value, dict):
+            raise forms.ValidationError(
+                _('Give a JSON object, e.g. {"review_threshold": 0.72}.'), code="not_object"
+            )
+        return value
+
+
+class ApproveForm(forms.Form):
+    """An approval, with an optional comment for the record."""
+
+    comment = forms.CharField(
+        label=_("Comment (optional)"),
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+
+
+class ReasonForm(forms.Form):
+    """A decision that must say why (rejection, rollback)."""
+
+    reason = forms.CharField(
+        label=_("Reason"), max_length=2000, widget=forms.Textarea(attrs={"rows": 3})
+    )
+
+
+class OptionalReasonForm(forms.Form):
+    """A withdrawal, with an optional reason."""
+
+    reason = forms.CharField(
+        label=_("Reason (optional)"),
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+
+
+class ConfirmForm(forms.Form):
+    """A transition that takes no input; the confirmation page is the confirmation."""

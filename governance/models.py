@@ -1,4 +1,4 @@
-"""Governance records: the audit trail, ownership and accountability, change requests."""
+"""Governance records: audit trail, ownership, change requests, escalations and alerts."""
 
 from __future__ import annotations
 
@@ -6,10 +6,21 @@ import hashlib
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
-from governance.choices import VERSION_KINDS, ActorKind, ChangeKind, ChangeState
+from governance.choices import (
+    VERSION_KINDS,
+    ActorKind,
+    AlertKind,
+    AlertStatus,
+    ChangeKind,
+    ChangeState,
+    EscalationSource,
+    EscalationState,
+    RootCause,
+    Severity,
+)
 from registry.choices import RiskTier
 from registry.models import AISystem, ModelVersion
 
@@ -202,7 +213,7 @@ class ChangeRequest(models.Model):
         ordering = ["-created_at"]
         constraints = [
             models.CheckConstraint(
-                condition=~Q(kind__in=list(VERSION_KINDS)) | Q(model_version__isnull=False),
+                condition=~Q(kind__in=sorted(VERSION_KINDS)) | Q(model_version__isnull=False),
                 name="version_change_names_a_version",
             ),
         ]
@@ -242,3 +253,178 @@ class Approval(models.Model):
 
     def __str__(self) -> str:
         return f"{self.approver} approved CR-{self.change_request_id}"
+
+
+class RoutingPolicy(models.Model):
+    """Where a system's escalations go: level 1 the owner, 2 the directors, 3 a named person.
+
+    Each level waits `ack_timeout_minutes` for an acknowledgement before the
+    next one is notified; the default follows the system's risk tier.
+    """
+
+    system = models.OneToOneField(AISystem, on_delete=models.CASCADE, related_name="routing")
+    ack_timeout_minutes = models.PositiveIntegerField(_("acknowledgement timeout (minutes)"))
+    level3_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("level 3: person"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    level3_group = models.ForeignKey(
+        "auth.Group",
+        verbose_name=_("level 3: group"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+
+    class Meta:
+        verbose_name = _("routing policy")
+        verbose_name_plural = _("routing policies")
+        constraints = [
+            models.CheckConstraint(condition=Q(ack_timeout_minutes__gte=1), name="ack_timeout_set")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.system}: {self.ack_timeout_minutes} min per level"
+
+
+class Escalation(models.Model):
+    """An edge case or failure routed to an accountable person, escalated while unacknowledged."""
+
+    system = models.ForeignKey(AISystem, on_delete=models.CASCADE, related_name="escalations")
+    source = models.CharField(_("source"), max_length=24, choices=EscalationSource.choices)
+    severity = models.CharField(_("severity"), max_length=8, choices=Severity.choices)
+    title = models.CharField(_("title"), max_length=200)
+    details = models.JSONField(_("details"), default=dict, blank=True)
+    dedup_key = models.CharField(_("deduplication key"), max_length=200)
+    occurrences = models.PositiveIntegerField(_("occurrences"), default=1)
+    first_seen = models.DateTimeField(_("first seen"))
+    last_seen = models.DateTimeField(_("last seen"))
+    state = models.CharField(
+        _("state"), max_length=16, choices=EscalationState.choices, default=EscalationState.OPEN
+    )
+    level = models.PositiveSmallIntegerField(_("level"), default=1)
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("assignee"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="assigned_escalations",
+    )
+    next_escalation_at = models.DateTimeField(_("next escalation"), null=True, blank=True)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    acknowledged_at = models.DateTimeField(_("acknowledged"), null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    resolved_at = models.DateTimeField(_("resolved"), null=True, blank=True)
+    resolution_note = models.TextField(_("resolution note"), blank=True)
+    root_cause = models.CharField(
+        _("root cause"), max_length=16, choices=RootCause.choices, blank=True
+    )
+    is_test = models.BooleanField(_("test alert"), default=False)
+
+    class Meta:
+        verbose_name = _("escalation")
+        verbose_name_plural = _("escalations")
+        ordering = ["-last_seen"]
+        constraints = [
+            # Deduplication: one unresolved escalation per system and key.
+            models.UniqueConstraint(
+                fields=["system", "dedup_key"],
+                condition=~Q(state=EscalationState.RESOLVED),
+                name="one_unresolved_escalation_per_key",
+            ),
+            models.CheckConstraint(condition=Q(level__gte=1, level__lte=3), name="level_1_to_3"),
+        ]
+        indexes = [
+            models.Index(fields=["state", "next_escalation_at"], name="escalation_due"),
+        ]
+
+    def __str__(self) -> str:
+        return f"ESC-{self.pk} {self.title}"
+
+
+class Silence(models.Model):
+    """A mute on a system's alerts matching a dedup-key prefix, with an owner, reason and expiry."""
+
+    system = models.ForeignKey(AISystem, on_delete=models.CASCADE, related_name="silences")
+    matcher = models.CharField(
+        _("dedup key starts with"),
+        max_length=200,
+        help_text=_("e.g. “threshold:output_quality” mutes that metric's breaches."),
+    )
+    reason = models.TextField(_("reason"))
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    starts_at = models.DateTimeField(_("starts"))
+    ends_at = models.DateTimeField(_("expires"))
+    ended_at = models.DateTimeField(_("ended early"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("silence")
+        verbose_name_plural = _("silences")
+        ordering = ["-starts_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(ends_at__gt=F("starts_at")), name="silence_expires")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.system}: {self.matcher} until {self.ends_at:%Y-%m-%d %H:%M}"
+
+
+class AlertRuleState(models.Model):
+    """Where one metric's alert rule stands (threshold or no-data), kept by the evaluator."""
+
+    metric = models.ForeignKey(
+        "registry.MetricSpec", on_delete=models.CASCADE, related_name="alert_states"
+    )
+    kind = models.CharField(max_length=12, choices=AlertKind.choices)
+    status = models.CharField(
+        max_length=12, choices=AlertStatus.choices, default=AlertStatus.INACTIVE
+    )
+    severity = models.CharField(max_length=8, choices=Severity.choices, blank=True)
+    since = models.DateTimeField(null=True, blank=True)
+    last_value = models.FloatField(null=True, blank=True)
+    evaluated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("alert rule state")
+        verbose_name_plural = _("alert rule states")
+        constraints = [
+            models.UniqueConstraint(fields=["metric", "kind"], name="one_state_per_rule")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.metric} {self.kind}: {self.status}"
+
+
+class Notification(models.Model):
+    """An in-app inbox item for one person."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"
+    )
+    escalation = models.ForeignKey(
+        Escalation, null=True, blank=True, on_delete=models.CASCADE, related_name="notifications"
+    )
+    title = models.CharField(_("title"), max_length=200)
+    body = models.TextField(_("body"), blank=True)
+    url = models.CharField(_("link"), max_length=300, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    read_at = models.DateTimeField(_("read"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("notification")
+        verbose_name_plural = _("notifications")
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["user", "read_at"], name="inbox_unread")]
+
+    def __str__(self) -> str:
+        return f"{self.user}: {self.title}"

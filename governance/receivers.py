@@ -8,9 +8,14 @@ fails the change fails with it.
 
 from __future__ import annotations
 
+import logging
+
+from kombu.exceptions import OperationalError
+
 from governance.audit import audit_record
 from governance.services.changes import change_requests_rebind
-from registry.signals import audit_event
+from governance.tasks import evaluate_alerts
+from registry.signals import audit_event, metrics_ingested
 
 
 def record_audit_event(
@@ -22,6 +27,8 @@ def record_audit_event(
     )
 
 
+logger = logging.getLogger(__name__)
+
 audit_event.connect(record_audit_event, dispatch_uid="governance.record_audit_event")
 
 
@@ -32,3 +39,14 @@ def rebind_change_requests(sender, *, action: str, obj, actor=None, **kwargs) ->
 
 
 audit_event.connect(rebind_change_requests, dispatch_uid="governance.rebind_change_requests")
+
+
+def evaluate_after_ingest(sender, *, system_id: int, metric_ids, **kwargs) -> None:
+    """A batch landed (after its commit): evaluate the touched metrics' alert rules now."""
+    try:
+        evaluate_alerts.delay(system_id, list(metric_ids))
+    except OperationalError:  # broker down: the beat sweep evaluates everything anyway
+        logger.warning("could not enqueue alert evaluation for system %s", system_id, exc_info=True)
+
+
+metrics_ingested.connect(evaluate_after_ingest, dispatch_uid="governance.evaluate_after_ingest")

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Count, Prefetch, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -15,8 +15,10 @@ from governance.models import (
     DEFAULT_ACCOUNTABILITY_STATEMENT,
     AccountabilitySignature,
     AiOpsMember,
+    Approval,
     AuditEvent,
     BusinessUnitLead,
+    ChangeRequest,
     SystemOwnership,
 )
 from registry.models import AISystem
@@ -150,3 +152,35 @@ def orphaned_systems(*, now: datetime | None = None) -> list[tuple[AISystem, lis
             reasons.append(str(_("the accountability signature lapsed")))
         result.append((system, reasons))
     return result
+
+
+# --- Change requests ----------------------------------------------------------------------
+
+
+def change_requests(
+    *, state: str = "", system: str = "", system_id: int | None = None
+) -> QuerySet[ChangeRequest]:
+    """Change requests, newest first, with system, version and a count of live approvals.
+
+    Filters (all optional): `state`, `system` (a slug) or `system_id`.
+    """
+    changes = (
+        ChangeRequest.objects.select_related("system", "model_version", "requester")
+        .annotate(
+            live_approval_count=Count("approvals", filter=Q(approvals__voided_at__isnull=True))
+        )
+        .order_by("-created_at", "-id")
+    )
+    if state:
+        changes = changes.filter(state=state)
+    if system:
+        changes = changes.filter(system__slug=system)
+    if system_id is not None:
+        changes = changes.filter(system_id=system_id)
+    return changes
+
+
+def change_request_detail() -> QuerySet[ChangeRequest]:
+    """change_requests() with every approval (voided ones too) and its approver, oldest first."""
+    approvals = Approval.objects.select_related("approver").order_by("decided_at", "id")
+    return change_requests().prefetch_related(Prefetch("approvals", queryset=approvals))

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from governance import views
+from governance import escalation_views, views
 
 app_name = "governance"
 
@@ -30,4 +30,31 @@ urlpatterns = [
         views.briefing_attest,
         name="briefing_attest",
     ),
+    path("changes/", views.change_list, name="change_list"),
+    path("changes/<int:pk>/", views.change_detail, name="change_detail"),
+    path("systems/<slug:slug>/changes/", views.system_changes, name="system_changes"),
+    path("systems/<slug:slug>/changes/new/", views.change_new, name="change_new"),
+    *[
+        path(
+            f"changes/<int:pk>/{action.replace('_', '-')}/",
+            views.change_action,
+            {"action": action},
+            name=f"change_{action}",
+        )
+        for action in views.TRANSITIONS
+    ],
+    path("escalations/", escalation_views.escalation_queue, name="escalation_queue"),
+    path("escalations/<int:pk>/", escalation_views.escalation_detail, name="escalation_detail"),
+    path(
+        "escalations/<int:pk>/acknowledge/",
+        escalation_views.escalation_acknowledge,
+        name="escalation_acknowledge",
+    ),
+    path(
+        "escalations/<int:pk>/resolve/",
+        escalation_views.escalation_resolve,
+        name="escalation_resolve",
+    ),
+    path("inbox/", escalation_views.inbox, name="inbox"),
+    path("inbox/read/", escalation_views.inbox_read, name="inbox_read"),
 ]

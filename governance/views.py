@@ -1,34 +1,45 @@
-"""The governance app's browser pages: the audit trail and its export, ownership and sign-off."""
+"""The governance app's browser pages: the audit trail, ownership and sign-off, change requests."""
 
 from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
+from django.forms import Form
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_POST
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from core.errors import ApplicationError
 from core.roles import Role, has_role
-from governance import selectors, services
+from governance import permissions, selectors, services
 from governance.audit import change_summary
+from governance.choices import VERSION_KINDS
 from governance.forms import (
+    ApproveForm,
     AuditFilterForm,
+    ChangeFilterForm,
+    ChangeRequestForm,
+    ConfirmForm,
     LeadForm,
     MemberForm,
+    OptionalReasonForm,
     OwnerForm,
+    ReasonForm,
     SignForm,
     StatementForm,
 )
-from governance.models import AiOpsMember, BusinessUnitLead
-from registry.models import AISystem
+from governance.models import AiOpsMember, BusinessUnitLead, ChangeRequest
+from registry.models import AISystem, ModelVersion
+from registry.selectors import system_versions
 from registry.views import role_required_to_read
 
 EVENTS_PER_PAGE = 50
@@ -330,3 +341,270 @@ def briefing_attest(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     """A business-unit lead attests, for themselves, that the briefing was completed."""
     lead = get_object_or_404(BusinessUnitLead, pk=pk, system__slug=slug)
     return _run(request, lead.system, lambda: services.briefing_attest(lead=lead, by=request.user))
+
+
+# --- Change requests -----------------------------------------------------------------------
+
+CHANGES_PER_PAGE = 25
+
+
+def _with_needed(changes) -> None:
+    """Give each listed request its approvals_needed, for "1 of 2" in the table."""
+    for change in changes:
+        change.approvals_needed = services.approvals_required(change.risk_tier)
+
+
+def _change_list(request: HttpRequest, system: AISystem | None) -> HttpResponse:
+    """All change requests, or one system's, newest first, 25 to a page, filtered."""
+    systems = None if system else selectors.audit_systems()
+    bound = any(request.GET.get(field) for field in ("state", "system"))
+    form = ChangeFilterForm(request.GET if bound else None, systems=systems)
+    filters = _filters(form)
+    page = None
+    if filters is not None:
+        changes = selectors.change_requests(
+            state=filters.get("state", ""),
+            system=filters.get("system", ""),
+            system_id=system.pk if system else None,
+        )
+        page = Paginator(changes, CHANGES_PER_PAGE).get_page(request.GET.get("page"))
+        _with_needed(page.object_list)
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {
+        "system": system,
+        "current": "changes",
+        "form": form,
+        "page": page,
+        "filtered": bool(filters) and any(filters.values()),
+        "query": query.urlencode(),
+        "may_open": system is not None and permissions.can_open_change(request.user, system),
+    }
+    return render(request, "governance/change_list.html", context)
+
+
+@require_GET
+@role_required_to_read
+def change_list(request: HttpRequest) -> HttpResponse:
+    """Every change request in the portfolio, filtered by state and system."""
+    return _change_list(request, None)
+
+
+@require_GET
+@role_required_to_read
+def system_changes(request: HttpRequest, slug: str) -> HttpResponse:
+    """One system's change requests (a tab of the system's pages)."""
+    return _change_list(request, get_object_or_404(AISystem, slug=slug))
+
+
+def _change_new_page(request, system, form, *, status=200) -> HttpResponse:
+    return render(
+        request,
+        "governance/change_new.html",
+        {"system": system, "current": "changes", "form": form},
+        status=status,
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@role_required_to_read
+def change_new(request: HttpRequest, slug: str) -> HttpResponse:
+    """Open a change request for a system; it starts as a draft the requester submits."""
+    system = get_object_or_404(AISystem, slug=slug)
+    if not permissions.can_open_change(request.user, system):
+        raise PermissionDenied(_("Viewers and business-unit leads do not open change requests."))
+    versions = list(system_versions(system).values_list("version", flat=True))
+    if request.method == "GET":
+        form = ChangeRequestForm(versions=versions, initial={"risk_tier": system.risk_tier})
+        return _change_new_page(request, system, form)
+    form = ChangeRequestForm(request.POST, versions=versions)
+    if not form.is_valid():
+        return _change_new_page(request, system, form, status=400)
+    data = dict(form.cleaned_data)
+    version = data.pop("model_version")
+    try:
+        change = services.change_request_open(
+            system=system,
+            by=request.user,
+            model_version=ModelVersion.objects.get(system=system, version=version)
+            if version
+            else None,
+            **data,
+        )
+    except ApplicationError as exc:
+        if exc.status == 403:
+            raise PermissionDenied(exc.message) from None
+        form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+        return _change_new_page(request, system, form, status=400)
+    messages.success(request, _("Opened as a draft. Submit it for review when it is ready."))
+    return redirect("governance:change_detail", pk=change.pk)
+
+
+def _subject(change: ChangeRequest) -> str:
+    """What the request is bound to, in words: a version, or a parameter set, and the hash."""
+    if change.model_version_id:
+        return _("version %(version)s (hash %(hash)s…)") % {
+            "version": change.model_version.version,
+            "hash": change.bound_hash[:12],
+        }
+    return _("the parameter set with hash %(hash)s…") % {"hash": change.bound_hash[:12]}
+
+
+def _change_context(request: HttpRequest, change: ChangeRequest) -> dict:
+    approvals = list(change.approvals.all())
+    live = [approval for approval in approvals if approval.voided_at is None]
+    approved_already = any(approval.approver_id == request.user.pk for approval in live)
+    return {
+        "change": change,
+        "system": change.system,
+        "approvals": approvals,
+        "approvals_live": len(live),
+        "approvals_needed": services.approvals_required(change.risk_tier),
+        "actions": permissions.change_actions(
+            request.user, change, approved_already=approved_already
+        ),
+        "subject": _subject(change),
+        "version_kind": change.kind in VERSION_KINDS,
+        "parameters_json": json.dumps(
+            change.parameters, indent=2, sort_keys=True, ensure_ascii=False
+        ),
+    }
+
+
+@require_GET
+@role_required_to_read
+def change_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """A change request: what it binds, its state, approvals with their evidence, actions."""
+    change = get_object_or_404(selectors.change_request_detail(), pk=pk)
+    return render(request, "governance/change_detail.html", _change_context(request, change))
+
+
+@dataclass(frozen=True)
+class _Transition:
+    """A change-request action of the pages: its form, its service call and its wording."""
+
+    form: type[Form]
+    run: Callable[..., ChangeRequest]
+    question: str
+    explain: str
+    button: str
+    done: str
+    danger: bool = False
+
+
+TRANSITIONS = {
+    "submit": _Transition(
+        ConfirmForm,
+        lambda change, by, data: services.change_request_submit(change=change, by=by),
+        gettext_lazy("Submit CR-%(id)s for %(subject)s for review?"),
+        gettext_lazy(
+            "Approvers are asked to decide. The request can no longer be edited; "
+            "you can still cancel it."
+        ),
+        gettext_lazy("Submit for review"),
+        gettext_lazy("Submitted for review."),
+    ),
+    "approve": _Transition(
+        ApproveForm,
+        lambda change, by, data: services.change_request_approve(
+            change=change, by=by, comment=data["comment"]
+        ),
+        gettext_lazy("Approve CR-%(id)s for %(subject)s?"),
+        gettext_lazy(
+            "Your approval records this hash and the system's metrics as they are now, as the "
+            "evidence you decided on. It becomes void if the version or parameters change."
+        ),
+        gettext_lazy("Approve"),
+        gettext_lazy("Approved."),
+    ),
+    "reject": _Transition(
+        ReasonForm,
+        lambda change, by, data: services.change_request_reject(
+            change=change, by=by, reason=data["reason"]
+        ),
+        gettext_lazy("Reject CR-%(id)s for %(subject)s?"),
+        gettext_lazy("The request ends; the requester must open a new one. Say why."),
+        gettext_lazy("Reject"),
+        gettext_lazy("Rejected."),
+        danger=True,
+    ),
+    "cancel": _Transition(
+        OptionalReasonForm,
+        lambda change, by, data: services.change_request_cancel(
+            change=change, by=by, reason=data["reason"]
+        ),
+        gettext_lazy("Cancel CR-%(id)s for %(subject)s?"),
+        gettext_lazy("The request is withdrawn and cannot be reopened."),
+        gettext_lazy("Cancel the request"),
+        gettext_lazy("Cancelled."),
+        danger=True,
+    ),
+    "deploy": _Transition(
+        ConfirmForm,
+        lambda change, by, data: services.change_request_mark_deployed(change=change, by=by),
+        gettext_lazy("Record that CR-%(id)s for %(subject)s went live?"),
+        gettext_lazy("Only what was approved may go live: the hash must still match."),
+        gettext_lazy("Mark deployed"),
+        gettext_lazy("Recorded as deployed."),
+    ),
+    "roll_back": _Transition(
+        ReasonForm,
+        lambda change, by, data: services.change_request_roll_back(
+            change=change, by=by, reason=data["reason"]
+        ),
+        gettext_lazy("Record that CR-%(id)s for %(subject)s was rolled back?"),
+        gettext_lazy("Say why it was rolled back; the request closes."),
+        gettext_lazy("Record rollback"),
+        gettext_lazy("Rollback recorded."),
+        danger=True,
+    ),
+}
+
+
+def _confirm_page(request, change, action, form, *, status=200) -> HttpResponse:
+    transition = TRANSITIONS[action]
+    context = _change_context(request, change) | {
+        "action": action,
+        "form": form,
+        "question": transition.question % {"id": change.pk, "subject": _subject(change)},
+        "transition": transition,
+    }
+    return render(request, "governance/change_confirm.html", context, status=status)
+
+
+@require_http_methods(["GET", "POST"])
+@role_required_to_read
+def change_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
+    """GET asks for confirmation; POST does it through the service (which has the last word)."""
+    transition = TRANSITIONS[action]
+    change = get_object_or_404(selectors.change_request_detail(), pk=pk)
+    if request.method == "GET":
+        context = _change_context(request, change)
+        if action in context["actions"]:
+            return _confirm_page(request, change, action, transition.form())
+        if change.state not in permissions.ACTION_STATES[action]:
+            messages.error(
+                request,
+                _("CR-%(id)s is %(state)s; this cannot be done now.")
+                % {"id": change.pk, "state": change.get_state_display().lower()},
+            )
+        elif action == "approve" and "reject" in context["actions"]:
+            messages.info(request, _("You have already approved this request."))
+        else:
+            raise PermissionDenied(_("You may not do this on this change request."))
+        return redirect("governance:change_detail", pk=change.pk)
+    form = transition.form(request.POST)
+    if not form.is_valid():
+        return _confirm_page(request, change, action, form, status=400)
+    try:
+        transition.run(change, request.user, form.cleaned_data)
+    except ApplicationError as exc:
+        if exc.status == 403:
+            raise PermissionDenied(exc.message) from None
+        if exc.status == 400:
+            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+            return _confirm_page(request, change, action, form, status=400)
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, transition.done)
+    return redirect("governance:change_detail", pk=change.pk)

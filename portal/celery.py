@@ -16,9 +16,14 @@ QUEUES = ("ingest", "gates", "notify", "default")
 app.conf.task_queues = [Queue(name, routing_key=name) for name in QUEUES]
 app.conf.task_default_queue = "default"
 app.conf.task_default_routing_key = "default"
-app.conf.task_routes = {
-    "registry.tasks.*": {"queue": "ingest"},
-    "rollout.tasks.*": {"queue": "gates"},
-    "governance.tasks.*": {"queue": "notify"},
-}
+# First match wins: notifications of governance go to "notify", its evaluation
+# work (alerts, escalation levels) to "gates" with the rollout gates.
+app.conf.task_routes = [
+    {
+        "registry.tasks.*": {"queue": "ingest"},
+        "rollout.tasks.*": {"queue": "gates"},
+        "governance.tasks.notify_*": {"queue": "notify"},
+        "governance.tasks.*": {"queue": "gates"},
+    }
+]
 app.autodiscover_tasks()

@@ -127,6 +127,7 @@ TEMPLATES = [
                 "django.template.context_processors.tz",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "governance.context_processors.inbox",
             ],
         },
     },
@@ -293,6 +294,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # "kind" names several choice sets (metric, token, change); name this one explicitly.
+    "ENUM_NAME_OVERRIDES": {"ChangeKindEnum": "governance.choices.ChangeKind"},
 }
 
 # --- Logging ------------------------------------------------------------------------
@@ -339,6 +342,9 @@ STATICFILES_FINDERS = [
 ]
 
 # --- Governance -------------------------------------------------------------------------
+
+# The portal's public address, for links in e-mails and webhooks.
+PORTAL_BASE_URL = env_str("PORTAL_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
 
 # An owner's accountability signature lapses after this many days and must be renewed.
 ACCOUNTABILITY_SIGNATURE_DAYS = env_int("ACCOUNTABILITY_SIGNATURE_DAYS", 365)

@@ -66,7 +66,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddConstraint(
             model_name='changerequest',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('kind__in', ['retraining', 'model_update', 'rollback']), _negated=True), ('model_version__isnull', False), _connector='OR'), name='version_change_names_a_version'),
+            constraint=models.CheckConstraint(condition=models.Q(models.Q(('kind__in', ['model_update', 'retraining', 'rollback']), _negated=True), ('model_version__isnull', False), _connector='OR'), name='version_change_names_a_version'),
         ),
         migrations.AddConstraint(
             model_name='approval',

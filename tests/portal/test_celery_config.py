@@ -34,7 +34,8 @@ def test_the_four_queues_are_declared_and_routed_by_app():
     router = app.amqp.router
     assert router.route({}, "registry.tasks.anything")["queue"].name == "ingest"
     assert router.route({}, "rollout.tasks.anything")["queue"].name == "gates"
-    assert router.route({}, "governance.tasks.anything")["queue"].name == "notify"
+    assert router.route({}, "governance.tasks.notify_escalation")["queue"].name == "notify"
+    assert router.route({}, "governance.tasks.evaluate_alerts")["queue"].name == "gates"
     assert router.route({}, "portal.tasks.heartbeat")["queue"].name == "default"
 
 

@@ -437,8 +437,8 @@ def test_the_detail_and_comparison_pages_cost_a_fixed_number_of_queries(
             make_daily(spec, new, day, [0.85])
     client.force_login(viewer)
 
-    # Session, user, groups, system, specs, versions, rollups: none per metric or day.
-    with django_assert_max_num_queries(7):
+    # Session, user, groups, inbox count, system, specs, versions, rollups: none per metric or day.
+    with django_assert_max_num_queries(8):
         assert client.get(f"/systems/{system.slug}/").status_code == 200
-    with django_assert_max_num_queries(7):
+    with django_assert_max_num_queries(8):
         assert client.get(f"/systems/{system.slug}/versions/?a=1.0.0&b=2.0.0").status_code == 200

@@ -1,0 +1,177 @@
+"""The escalation queue, one escalation's page, and the personal inbox.
+
+Kept apart from governance/views.py (audit, ownership, change requests) so
+that each page family has one module; both are routed by governance/urls.py.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_GET, require_POST
+
+from core.errors import ApplicationError
+from governance.choices import EscalationState, RootCause, Severity
+from governance.models import AuditEvent, Escalation, Notification
+from governance.services import escalations as service
+from registry.models import AISystem
+from registry.views import role_required_to_read
+
+PER_PAGE = 25
+
+
+class QueueFilterForm(forms.Form):
+    """Filters of the escalation queue (all optional)."""
+
+    state = forms.ChoiceField(
+        label=gettext_lazy("State"),
+        required=False,
+        choices=[("", gettext_lazy("Open or acknowledged")), *EscalationState.choices],
+    )
+    severity = forms.ChoiceField(
+        label=gettext_lazy("Severity"), required=False, choices=[("", "—"), *Severity.choices]
+    )
+    system = forms.ModelChoiceField(
+        label=gettext_lazy("System"),
+        required=False,
+        queryset=AISystem.objects.order_by("name"),
+        to_field_name="slug",
+    )
+    mine = forms.BooleanField(label=gettext_lazy("Assigned to me"), required=False)
+
+
+class ResolveForm(forms.Form):
+    """What was done, and which root cause it was."""
+
+    note = forms.CharField(
+        label=gettext_lazy("What was done"), widget=forms.Textarea(attrs={"rows": 3})
+    )
+    root_cause = forms.ChoiceField(label=gettext_lazy("Root cause"), choices=RootCause.choices)
+
+
+@require_GET
+@role_required_to_read
+def escalation_queue(request: HttpRequest) -> HttpResponse:
+    """Escalations, open ones first by default, filterable by state, severity, system, assignee."""
+    form = QueueFilterForm(request.GET or None)
+    rows = Escalation.objects.select_related("system", "assignee").order_by("-last_seen")
+    if form.is_valid():
+        data = form.cleaned_data
+        rows = (
+            rows.filter(state=data["state"])
+            if data["state"]
+            else rows.exclude(state=EscalationState.RESOLVED)
+        )
+        if data["severity"]:
+            rows = rows.filter(severity=data["severity"])
+        if data["system"]:
+            rows = rows.filter(system=data["system"])
+        if data["mine"]:
+            rows = rows.filter(assignee=request.user)
+    else:
+        rows = rows.exclude(state=EscalationState.RESOLVED)
+    page = Paginator(rows, PER_PAGE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "governance/escalation_queue.html",
+        {"form": form, "page": page, "query": query.urlencode()},
+    )
+
+
+@require_GET
+@role_required_to_read
+def escalation_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """One escalation: what happened, who has it, its history, and the actions allowed."""
+    return _detail(request, get_object_or_404(Escalation.objects.select_related("system"), pk=pk))
+
+
+def _detail(request, escalation, *, resolve_form=None, status=200):
+    history = AuditEvent.objects.filter(
+        object_type="governance.escalation", object_id=str(escalation.pk)
+    ).order_by("id")
+    may_handle = service.may_handle(escalation, request.user)
+    return render(
+        request,
+        "governance/escalation_detail.html",
+        {
+            "escalation": escalation,
+            "history": history,
+            "may_handle": may_handle,
+            "resolve_form": resolve_form or ResolveForm(),
+        },
+        status=status,
+    )
+
+
+def _act(request, escalation, action, done: str) -> HttpResponse:
+    try:
+        action()
+    except ApplicationError as exc:
+        if exc.status == 403:
+            raise PermissionDenied(exc.message) from None
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, done)
+    return redirect(request.POST.get("next") or "governance:escalation_detail", pk=escalation.pk)
+
+
+@require_POST
+@role_required_to_read
+def escalation_acknowledge(request: HttpRequest, pk: int) -> HttpResponse:
+    """Take the escalation: its level stops rising."""
+    escalation = get_object_or_404(Escalation, pk=pk)
+    return _act(
+        request,
+        escalation,
+        lambda: service.escalation_acknowledge(escalation=escalation, by=request.user),
+        _("Acknowledged: the escalation is yours and its level stops rising."),
+    )
+
+
+@require_POST
+@role_required_to_read
+def escalation_resolve(request: HttpRequest, pk: int) -> HttpResponse:
+    """Close the escalation with what was done and the root cause."""
+    escalation = get_object_or_404(Escalation.objects.select_related("system"), pk=pk)
+    form = ResolveForm(request.POST)
+    if not form.is_valid():
+        return _detail(request, escalation, resolve_form=form, status=400)
+    return _act(
+        request,
+        escalation,
+        lambda: service.escalation_resolve(
+            escalation=escalation,
+            by=request.user,
+            note=form.cleaned_data["note"],
+            root_cause=form.cleaned_data["root_cause"],
+        ),
+        _("Resolved."),
+    )
+
+
+@require_GET
+@role_required_to_read
+def inbox(request: HttpRequest) -> HttpResponse:
+    """The signed-in person's notifications, unread first."""
+    rows = Notification.objects.filter(user=request.user).order_by("read_at", "-created_at")
+    page = Paginator(rows, PER_PAGE).get_page(request.GET.get("page"))
+    return render(request, "governance/inbox.html", {"page": page})
+
+
+@require_POST
+@role_required_to_read
+def inbox_read(request: HttpRequest) -> HttpResponse:
+    """Mark all of the person's notifications read."""
+    Notification.objects.filter(user=request.user, read_at__isnull=True).update(
+        read_at=timezone.now()
+    )
+    return redirect("governance:inbox")

@@ -1,0 +1,62 @@
+"""Celery tasks of the governance app: thin, idempotent, each one service call."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import transaction
+from django.urls import reverse
+
+from governance.models import Escalation, Notification
+from governance.services import escalations
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(name="governance.tasks.evaluate_alerts")
+def evaluate_alerts(system_id: int | None = None, metric_ids: list[int] | None = None) -> int:
+    """Step the alert rules (all of them from beat; some after a batch was ingested)."""
+    return escalations.alerts_evaluate(system_id=system_id, metric_ids=metric_ids)
+
+
+@shared_task(name="governance.tasks.escalate_due")
+def escalate_due() -> int:
+    """Raise the level of escalations not acknowledged in time."""
+    return escalations.escalations_escalate_due()
+
+
+@shared_task(name="governance.tasks.notify_escalation")
+def notify_escalation(escalation_id: int, level: int) -> int:
+    """Tell a level's people about an escalation: in-app inbox and e-mail.
+
+    Idempotent: a redelivered task finds the inbox items it already made and
+    sends nothing twice.
+    """
+    escalation = Escalation.objects.select_related("system").filter(pk=escalation_id).first()
+    if escalation is None or escalation.level != level:
+        return 0
+    severity = escalation.get_severity_display()
+    title = f"[L{level} {severity}] {escalation.system.name}: {escalation.title}"
+    url = reverse("governance:escalation_detail", args=[escalation.pk])
+    sent = 0
+    for person in escalations.recipients(escalation.system, level):
+        with transaction.atomic():
+            _note, created = Notification.objects.get_or_create(
+                user=person,
+                escalation=escalation,
+                title=title[:200],
+                defaults={"body": escalation.details.get("summary", ""), "url": url},
+            )
+        if created and person.email:
+            send_mail(
+                subject=title[:200],
+                message=f"{escalation.title}\n\n{settings.PORTAL_BASE_URL}{url}",
+                from_email=None,
+                recipient_list=[person.email],
+                fail_silently=False,
+            )
+        sent += int(created)
+    return sent
