@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from core.roles import Role
 from governance import services as governance
+from governance.services import escalations
 from registry.models import AISystem, MetricSpec, ModelVersion, content_hash
 from registry.rollups import hour_start
 from registry.validation import ValidPoint
@@ -319,11 +320,44 @@ def demo_governance_load() -> None:
             governance.briefing_attest(lead=lead, by=users["bulead"])
 
 
+@transaction.atomic
+def demo_changes_and_escalations_load() -> None:
+    """A change request waiting for review, and an open escalation from a pipeline."""
+    users = {
+        user.username: user
+        for user in get_user_model().objects.filter(username__in=["owner", "director"])
+    }
+    assistant = AISystem.objects.get(slug="customer-service-assistant")
+    candidate = ModelVersion.objects.get(system=assistant, version="3.1.0")
+    if not candidate.change_requests.exists():
+        change = governance.change_request_open(
+            system=assistant,
+            by=users["owner"],
+            kind="model_update",
+            title="Roll out assistant 3.1.0",
+            description="3.1.0 is retrained on Q3 chat transcripts with the new product catalogue.",
+            rationale="Fewer wrong answers about the new credit-card fees in the pilot branches.",
+            model_version=candidate,
+        )
+        governance.change_request_submit(change=change, by=users["owner"])
+    classifier = AISystem.objects.get(slug="loan-document-classifier")
+    if not classifier.escalations.filter(dedup_key="report:ocr:branch-0412").exists():
+        escalations.escalation_raise(
+            system=classifier,
+            source="pipeline_report",
+            severity="warning",
+            title="Unreadable payslip scans from branch 0412",
+            dedup_key="report:ocr:branch-0412",
+            details={"documents": 17, "scanner": "branch 0412, floor 2"},
+        )
+
+
 def demo_load() -> list[DemoUser]:
     """Load every part of the demo; returns the logins to print."""
     users = demo_users_load()
     demo_registry_load()
     demo_governance_load()
+    demo_changes_and_escalations_load()
     return users
 
 

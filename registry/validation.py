@@ -7,9 +7,8 @@ contract (docs/api.md) is tested on plain data.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 MAX_POINTS = 10_000
 MAX_LISTED_ERRORS = 100
@@ -18,9 +17,8 @@ POINT_FIELDS = frozenset({"metric", "value", "at"})
 BATCH_FIELDS = frozenset({"model_version", "points"})
 
 
-@dataclass(frozen=True)
-class ValidPoint:
-    """One point that passed validation."""
+class ValidPoint(NamedTuple):
+    """One point that passed validation (a tuple: tens of thousands are made per second)."""
 
     metric_id: int
     at: datetime
@@ -103,7 +101,28 @@ def validate_batch(
     latest = now + FUTURE_TOLERANCE
     declared = ", ".join(sorted(metric_ids)) or "(none declared)"
     valid: list[ValidPoint] = []
+    append = valid.append
     for index, point in enumerate(points):
+        # Fast path for the well-formed point, which is nearly every point; anything
+        # unusual falls through to the checks below, which say what is wrong.
+        if type(point) is dict and len(point) == 3:
+            key = point.get("metric")
+            metric_id = metric_ids.get(key) if type(key) is str else None
+            value = point.get("value")
+            raw_at = point.get("at")
+            if (
+                metric_id is not None
+                and type(value) is float
+                and math.isfinite(value)
+                and type(raw_at) is str
+            ):
+                try:
+                    at = datetime.fromisoformat(raw_at)
+                except ValueError:
+                    at = None
+                if at is not None and at.tzinfo is not None and earliest <= at <= latest:
+                    append(ValidPoint(metric_id, at, value))
+                    continue
         if not isinstance(point, dict):
             errors.append(_error(index, None, "a point must be an object"))
             continue

@@ -8,7 +8,13 @@ from django.contrib.auth import authenticate, get_user_model
 from django.core.management import CommandError, call_command
 
 from core.roles import Role, has_role
-from governance.models import AccountabilitySignature, AuditEvent, BusinessUnitLead
+from governance.models import (
+    AccountabilitySignature,
+    AuditEvent,
+    BusinessUnitLead,
+    ChangeRequest,
+    Escalation,
+)
 from governance.selectors import ownership_status
 from portal.demo import DEMO_METRICS, DEMO_SYSTEMS, DEMO_USERS
 from registry.models import AISystem, MetricPoint, MetricRollup, MetricSpec, ModelVersion
@@ -37,6 +43,8 @@ def snapshot():
         AuditEvent.objects.count(),
         AccountabilitySignature.objects.count(),
         BusinessUnitLead.objects.filter(briefing_attested_at__isnull=False).count(),
+        list(ChangeRequest.objects.values_list("state", flat=True)),
+        list(Escalation.objects.values_list("occurrences", flat=True)),
     )
 
 
@@ -99,3 +107,10 @@ def test_the_demo_has_a_signed_owner_and_work_waiting_for_the_owner_and_the_lead
     assert waiting.ownership.owner.username == "owner"
     assert not waiting.signed
     assert waiting.leads_attested == 0 and len(waiting.leads) == 1
+
+
+def test_the_demo_has_a_change_request_to_review_and_an_open_escalation():
+    call_command("load_demo")
+    assert ChangeRequest.objects.get().state == "submitted"
+    escalation = Escalation.objects.get()
+    assert (escalation.state, escalation.assignee.username) == ("open", "owner")

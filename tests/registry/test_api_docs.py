@@ -52,3 +52,5 @@ def test_every_example_runs_against_a_live_server(live_server, tmp_path):
     assert "0 value must be a number" in outputs[2]
     assert '"resolution"' in outputs[3]
     assert '"content_hash"' in outputs[4]
+    assert '"deployable":false' in outputs[5]
+    assert '"state":"open"' in outputs[6]

@@ -109,6 +109,11 @@ def test_the_past_limit_is_the_retention_period():
     assert "retention" in only_error({"points": [point(at=old)]})["message"]
 
 
+@pytest.mark.parametrize("key", [["output_quality"], {"a": 1}, 7, None])
+def test_a_metric_key_that_is_not_a_string_is_refused(key):
+    assert only_error({"points": [point(metric=key)]})["field"] == "metric"
+
+
 def test_an_undeclared_metric_is_refused_with_the_declared_keys():
     error = only_error({"points": [point(metric="accuracy")]})
     assert error["field"] == "metric"
