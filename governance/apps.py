@@ -17,3 +17,14 @@ class GovernanceConfig(AppConfig):
         system_tab_register(
             SystemTab("changes", _("Change requests"), "governance:system_changes", 40)
         )
+        from governance.services.webhooks import may_manage
+
+        system_tab_register(
+            SystemTab(
+                "webhooks",
+                _("Webhooks"),
+                "governance:webhooks",
+                95,
+                visible=lambda user, system: may_manage(system, user),
+            )
+        )

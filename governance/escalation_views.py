@@ -1,4 +1,4 @@
-"""The escalation queue, one escalation's page, and the personal inbox.
+"""The escalation queue, one escalation's page, the personal inbox, and webhooks.
 
 Kept apart from governance/views.py (audit, ownership, change requests) so
 that each page family has one module; both are routed by governance/urls.py.
@@ -13,14 +13,16 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from core.errors import ApplicationError
 from governance.choices import EscalationState, RootCause, Severity
-from governance.models import AuditEvent, Escalation, Notification
+from governance.models import AuditEvent, Escalation, Notification, Webhook, WebhookDelivery
 from governance.services import escalations as service
+from governance.services import webhooks
 from registry.models import AISystem
 from registry.views import role_required_to_read
 
@@ -80,10 +82,21 @@ def escalation_queue(request: HttpRequest) -> HttpResponse:
     page = Paginator(rows, PER_PAGE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
+    handled = {
+        escalation.pk
+        for escalation in page.object_list
+        if escalation.state == EscalationState.OPEN and service.may_handle(escalation, request.user)
+    }
     return render(
         request,
         "governance/escalation_queue.html",
-        {"form": form, "page": page, "query": query.urlencode()},
+        {
+            "form": form,
+            "page": page,
+            "query": query.urlencode(),
+            "may_acknowledge": handled,
+            "here": request.get_full_path(),
+        },
     )
 
 
@@ -121,7 +134,10 @@ def _act(request, escalation, action, done: str) -> HttpResponse:
         messages.error(request, exc.message)
     else:
         messages.success(request, done)
-    return redirect(request.POST.get("next") or "governance:escalation_detail", pk=escalation.pk)
+    back = request.POST.get("next", "")
+    if back and url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
+        return redirect(back)
+    return redirect("governance:escalation_detail", pk=escalation.pk)
 
 
 @require_POST
@@ -175,3 +191,77 @@ def inbox_read(request: HttpRequest) -> HttpResponse:
         read_at=timezone.now()
     )
     return redirect("governance:inbox")
+
+
+# --- Webhooks -------------------------------------------------------------------------------
+
+
+class WebhookForm(forms.Form):
+    """A receiver's URL."""
+
+    url = forms.URLField(
+        label=gettext_lazy("URL"),
+        assume_scheme="https",
+        max_length=500,
+        help_text=gettext_lazy("Receives a signed POST for each new or escalated escalation."),
+    )
+
+
+def _webhook_page(request, system, *, form=None, secret=None, status=200):
+    hooks = list(system.webhooks.order_by("url"))
+    deliveries = (
+        WebhookDelivery.objects.filter(webhook__system=system)
+        .select_related("webhook")
+        .order_by("-created_at")[:50]
+    )
+    response = render(
+        request,
+        "governance/webhooks.html",
+        {
+            "system": system,
+            "current": "webhooks",
+            "hooks": hooks,
+            "deliveries": deliveries,
+            "form": form or WebhookForm(),
+            "new_secret": secret,
+        },
+        status=status,
+    )
+    response["Cache-Control"] = "no-store"  # may show a secret
+    return response
+
+
+def _require_webhook_manager(request, system) -> None:
+    if not webhooks.may_manage(system, request.user):
+        raise PermissionDenied
+
+
+@require_http_methods(["GET", "POST"])
+@role_required_to_read
+def webhook_settings(request: HttpRequest, slug: str) -> HttpResponse:
+    """A system's webhooks and their delivery log; directors and the owner add them."""
+    system = get_object_or_404(AISystem, slug=slug)
+    _require_webhook_manager(request, system)
+    if request.method == "GET":
+        return _webhook_page(request, system)
+    form = WebhookForm(request.POST)
+    if not form.is_valid():
+        return _webhook_page(request, system, form=form, status=400)
+    try:
+        _hook, secret = webhooks.webhook_create(
+            system=system, by=request.user, url=form.cleaned_data["url"]
+        )
+    except ApplicationError as exc:
+        form.add_error("url", exc.message)
+        return _webhook_page(request, system, form=form, status=400)
+    return _webhook_page(request, system, secret=secret)
+
+
+@require_POST
+@role_required_to_read
+def webhook_toggle(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    """Pause or resume one webhook."""
+    hook = get_object_or_404(Webhook.objects.select_related("system"), pk=pk, system__slug=slug)
+    _require_webhook_manager(request, hook.system)
+    webhooks.webhook_set_enabled(webhook=hook, by=request.user, enabled=not hook.enabled)
+    return redirect("governance:webhooks", slug=slug)

@@ -11,7 +11,7 @@ from django.db import transaction
 from django.urls import reverse
 
 from governance.models import Escalation, Notification
-from governance.services import escalations
+from governance.services import escalations, webhooks
 
 logger = logging.getLogger(__name__)
 
@@ -59,4 +59,21 @@ def notify_escalation(escalation_id: int, level: int) -> int:
                 fail_silently=False,
             )
         sent += int(created)
+    for delivery in webhooks.webhook_deliveries_create(escalation=escalation, level=level):
+        deliver_webhook.delay(delivery.pk)
     return sent
+
+
+@shared_task(name="governance.tasks.notify_deliver_webhook")
+def deliver_webhook(delivery_id: int) -> None:
+    """Send one webhook delivery if it is due (retries come from the beat sweep)."""
+    webhooks.webhook_deliver(delivery_id=delivery_id)
+
+
+@shared_task(name="governance.tasks.notify_webhooks_due")
+def deliver_due_webhooks() -> int:
+    """Send every delivery whose next attempt is due (first tries and retries)."""
+    due = webhooks.webhook_deliveries_due()
+    for delivery_id in due:
+        webhooks.webhook_deliver(delivery_id=delivery_id)
+    return len(due)

@@ -57,4 +57,10 @@ urlpatterns = [
     ),
     path("inbox/", escalation_views.inbox, name="inbox"),
     path("inbox/read/", escalation_views.inbox_read, name="inbox_read"),
+    path("systems/<slug:slug>/webhooks/", escalation_views.webhook_settings, name="webhooks"),
+    path(
+        "systems/<slug:slug>/webhooks/<int:pk>/toggle/",
+        escalation_views.webhook_toggle,
+        name="webhook_toggle",
+    ),
 ]

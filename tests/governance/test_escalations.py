@@ -426,3 +426,26 @@ def test_a_silenced_report_is_accepted_but_opens_nothing(client, system, owner):
     assert response.status_code == 200
     assert response.json()["silenced"] is True
     assert not Escalation.objects.exists()
+
+
+def test_the_owner_acknowledges_in_place_from_the_queue(client, system, owner, viewer):
+    escalation = raise_one(system)
+    client.force_login(viewer)
+    assert "Acknowledge ESC" not in client.get("/escalations/").content.decode()
+    client.force_login(owner)
+    assert "Acknowledge ESC" in client.get("/escalations/").content.decode()
+    response = client.post(
+        f"/escalations/{escalation.pk}/acknowledge/", {"next": "/escalations/?severity=warning"}
+    )
+    assert response["Location"] == "/escalations/?severity=warning"
+    escalation.refresh_from_db()
+    assert escalation.state == "acknowledged"
+
+
+def test_next_never_leaves_the_portal(client, system, owner):
+    escalation = raise_one(system)
+    client.force_login(owner)
+    response = client.post(
+        f"/escalations/{escalation.pk}/acknowledge/", {"next": "https://evil.example/"}
+    )
+    assert response["Location"] == f"/escalations/{escalation.pk}/"
