@@ -11,7 +11,7 @@ from django.db import transaction
 from django.urls import reverse
 
 from governance.models import Escalation, Notification
-from governance.services import escalations, webhooks
+from governance.services import escalations, orphans_notify, webhooks
 
 logger = logging.getLogger(__name__)
 
@@ -77,3 +77,9 @@ def deliver_due_webhooks() -> int:
     for delivery_id in due:
         webhooks.webhook_deliver(delivery_id=delivery_id)
     return len(due)
+
+
+@shared_task(name="governance.tasks.notify_orphans")
+def notify_orphans() -> int:
+    """Tell the operations directors about systems nobody is accountable for any more."""
+    return orphans_notify()

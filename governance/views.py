@@ -39,7 +39,7 @@ from governance.forms import (
 )
 from governance.models import AiOpsMember, BusinessUnitLead, ChangeRequest
 from registry.models import AISystem, ModelVersion
-from registry.selectors import system_versions
+from registry.selectors import system_metric_specs, system_versions
 from registry.views import role_required_to_read
 
 EVENTS_PER_PAGE = 50
@@ -401,9 +401,28 @@ def _change_new_page(request, system, form, *, status=200) -> HttpResponse:
     return render(
         request,
         "governance/change_new.html",
-        {"system": system, "current": "changes", "form": form},
+        {
+            "system": system,
+            "current": "changes",
+            "form": form,
+            "metrics": system_metric_specs(system),
+        },
         status=status,
     )
+
+
+def _threshold_change_initial(system: AISystem, key: str) -> dict | None:
+    """A parameter change pre-filled with a metric's current thresholds (the easy path)."""
+    spec = system_metric_specs(system).filter(key=key).first()
+    if spec is None:
+        return None
+    parameters = {"metric_spec": spec.key, "warning": spec.warning, "critical": spec.critical}
+    return {
+        "kind": "parameter_change",
+        "parameters": json.dumps(parameters, indent=2),
+        "title": _("Change the thresholds of %(name)s") % {"name": spec.name},
+        "risk_tier": system.risk_tier,
+    }
 
 
 @require_http_methods(["GET", "POST"])
@@ -415,7 +434,10 @@ def change_new(request: HttpRequest, slug: str) -> HttpResponse:
         raise PermissionDenied(_("Viewers and business-unit leads do not open change requests."))
     versions = list(system_versions(system).values_list("version", flat=True))
     if request.method == "GET":
-        form = ChangeRequestForm(versions=versions, initial={"risk_tier": system.risk_tier})
+        initial = _threshold_change_initial(system, request.GET.get("metric", "")) or {
+            "risk_tier": system.risk_tier
+        }
+        form = ChangeRequestForm(versions=versions, initial=initial)
         return _change_new_page(request, system, form)
     form = ChangeRequestForm(request.POST, versions=versions)
     if not form.is_valid():

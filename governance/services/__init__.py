@@ -22,6 +22,7 @@ from governance.services.ownership import (
     briefing_attest,
     business_unit_lead_add,
     business_unit_lead_remove,
+    orphans_notify,
     ownership_assign,
     ownership_for,
 )
@@ -44,6 +45,7 @@ __all__ = [
     "change_request_submit",
     "change_requests_rebind",
     "live_approvals",
+    "orphans_notify",
     "ownership_assign",
     "ownership_for",
     "parameters_hash",

@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from core.errors import ApplicationError
@@ -16,8 +18,10 @@ from governance.models import (
     AccountabilitySignature,
     AiOpsMember,
     BusinessUnitLead,
+    Notification,
     SystemOwnership,
 )
+from governance.selectors import orphaned_systems
 from registry.models import AISystem
 
 
@@ -251,3 +255,27 @@ def briefing_attest(*, lead: BusinessUnitLead, by) -> BusinessUnitLead:
             after={"attested_at": lead.briefing_attested_at.isoformat()},
         )
     return lead
+
+
+def orphans_notify(*, now=None) -> int:
+    """Put each orphaned system in every operations director's inbox, once until read."""
+    directors = list(
+        get_user_model()
+        .objects.filter(groups__name=Role.OPERATIONS_DIRECTOR.value, is_active=True)
+        .distinct()
+    )
+    created = 0
+    for system, reasons in orphaned_systems(now=now):
+        title = f"Orphaned: {system.name}"[:200]
+        for director in directors:
+            _note, made = Notification.objects.get_or_create(
+                user=director,
+                title=title,
+                read_at__isnull=True,
+                defaults={
+                    "body": "; ".join(reasons),
+                    "url": reverse("governance:ownership", args=[system.slug]),
+                },
+            )
+            created += int(made)
+    return created

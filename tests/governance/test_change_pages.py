@@ -383,3 +383,14 @@ def test_a_second_approval_by_the_same_person_is_not_offered(client, approver, v
     response = client.post(url(change, "approve"), follow=True)
     assert "already approved" in response.content.decode()
     assert Approval.objects.count() == 1
+
+
+def test_a_threshold_change_starts_from_the_metrics_current_values(client, owner):
+    spec = MetricSpecFactory(system__slug="thresholds", key="output_quality", warning=0.9)
+    client.force_login(owner)
+    page = client.get(f"/systems/{spec.system.slug}/changes/new/?metric=output_quality")
+    text = page.content.decode()
+    assert page.status_code == 200
+    assert "parameter_change" in text and "selected" in text
+    assert "&quot;metric_spec&quot;: &quot;output_quality&quot;" in text
+    assert "&quot;warning&quot;: 0.9" in text

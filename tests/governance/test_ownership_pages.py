@@ -9,7 +9,12 @@ from django.utils import timezone
 
 from core.roles import Role
 from governance import services
-from governance.models import AccountabilitySignature, AiOpsMember, BusinessUnitLead
+from governance.models import (
+    AccountabilitySignature,
+    AiOpsMember,
+    BusinessUnitLead,
+    Notification,
+)
 from governance.selectors import orphaned_systems
 from tests.registry.factories import AISystemFactory
 
@@ -148,3 +153,13 @@ def test_a_lapsed_signature_makes_an_orphan(owned, owner):
     assert orphaned_systems() == []
     with time_machine.travel(timezone.now() + timedelta(days=366)):
         assert orphaned_systems() == [(owned, ["the accountability signature lapsed"])]
+
+
+def test_orphans_reach_every_directors_inbox_once_until_read(owned, owner, director):
+    owner.is_active = False
+    owner.save()
+    assert services.orphans_notify() == 1
+    assert services.orphans_notify() == 0
+    note = Notification.objects.get(user=director)
+    assert note.title == "Orphaned: Loan classifier"
+    assert note.url == URL
