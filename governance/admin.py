@@ -1,8 +1,16 @@
-"""The governance app in the Django admin: the audit trail is shown, never changed."""
+"""The governance app in the Django admin: records are shown, never changed here."""
 
 from django.contrib import admin
 
-from governance.models import AuditEvent
+from governance.models import (
+    AccountabilitySignature,
+    AuditEvent,
+    ChangeRequest,
+    Escalation,
+    RoutingPolicy,
+    Silence,
+    WebhookDelivery,
+)
 
 
 @admin.register(AuditEvent)
@@ -24,3 +32,54 @@ class AuditEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class ShowOnlyAdmin(admin.ModelAdmin):
+    """Governance records change only through their audited services; the admin shows them."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ChangeRequest)
+class ChangeRequestAdmin(ShowOnlyAdmin):
+    list_display = ["id", "system", "kind", "title", "state", "risk_tier", "created_at"]
+    list_filter = ["state", "kind", "risk_tier"]
+    list_select_related = ["system"]
+
+
+@admin.register(Escalation)
+class EscalationAdmin(ShowOnlyAdmin):
+    list_display = ["id", "system", "title", "severity", "state", "level", "occurrences"]
+    list_filter = ["state", "severity", "source"]
+    list_select_related = ["system"]
+
+
+@admin.register(AccountabilitySignature)
+class AccountabilitySignatureAdmin(ShowOnlyAdmin):
+    list_display = ["system", "signer", "signed_at", "expires_at", "voided_at"]
+    list_select_related = ["system", "signer"]
+
+
+@admin.register(RoutingPolicy)
+class RoutingPolicyAdmin(ShowOnlyAdmin):
+    """Changed by an approved parameter-change request ({"routing": {...}})."""
+
+    list_display = ["system", "ack_timeout_minutes", "level3_user", "level3_group"]
+
+
+@admin.register(Silence)
+class SilenceAdmin(ShowOnlyAdmin):
+    list_display = ["system", "matcher", "owner", "starts_at", "ends_at", "ended_at"]
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(ShowOnlyAdmin):
+    list_display = ["webhook", "event", "status", "attempts", "last_status_code", "created_at"]
+    list_filter = ["status"]

@@ -6,6 +6,8 @@ that each page family has one module; both are routed by governance/urls.py.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
@@ -83,9 +85,10 @@ def escalation_queue(request: HttpRequest) -> HttpResponse:
     query = request.GET.copy()
     query.pop("page", None)
     handled = {
-        escalation.pk
+        escalation.pk: escalation.state
         for escalation in page.object_list
-        if escalation.state == EscalationState.OPEN and service.may_handle(escalation, request.user)
+        if escalation.state != EscalationState.RESOLVED
+        and service.may_handle(escalation, request.user)
     }
     return render(
         request,
@@ -94,7 +97,9 @@ def escalation_queue(request: HttpRequest) -> HttpResponse:
             "form": form,
             "page": page,
             "query": query.urlencode(),
-            "may_acknowledge": handled,
+            "may_acknowledge": {pk for pk, state in handled.items() if state == "open"},
+            "may_resolve": set(handled),
+            "root_causes": RootCause.choices,
             "here": request.get_full_path(),
         },
     )
@@ -120,6 +125,10 @@ def _detail(request, escalation, *, resolve_form=None, status=200):
             "history": history,
             "may_handle": may_handle,
             "resolve_form": resolve_form or ResolveForm(),
+            "silence_form": SilenceForm(initial={"matcher": escalation.dedup_key}),
+            "silences": escalation.system.silences.filter(
+                ends_at__gt=timezone.now(), ended_at__isnull=True
+            ),
         },
         status=status,
     )
@@ -265,3 +274,40 @@ def webhook_toggle(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     _require_webhook_manager(request, hook.system)
     webhooks.webhook_set_enabled(webhook=hook, by=request.user, enabled=not hook.enabled)
     return redirect("governance:webhooks", slug=slug)
+
+
+# --- Silences --------------------------------------------------------------------------------
+
+
+class SilenceForm(forms.Form):
+    """Mute alerts whose key starts with `matcher`, for a while, saying why."""
+
+    matcher = forms.CharField(label=gettext_lazy("Mute keys starting with"), max_length=200)
+    reason = forms.CharField(label=gettext_lazy("Reason"), widget=forms.Textarea(attrs={"rows": 2}))
+    hours = forms.IntegerField(
+        label=gettext_lazy("For how many hours"), min_value=1, max_value=720, initial=4
+    )
+
+
+@require_POST
+@role_required_to_read
+def silence_create(request: HttpRequest, pk: int) -> HttpResponse:
+    """Mute alerts like this escalation's, with a reason and an expiry."""
+    escalation = get_object_or_404(Escalation.objects.select_related("system"), pk=pk)
+    form = SilenceForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("A silence needs what to mute, a reason and 1 to 720 hours."))
+        return redirect("governance:escalation_detail", pk=pk)
+    data = form.cleaned_data
+    return _act(
+        request,
+        escalation,
+        lambda: service.silence_create(
+            system=escalation.system,
+            by=request.user,
+            matcher=data["matcher"],
+            reason=data["reason"],
+            ends_at=timezone.now() + timedelta(hours=data["hours"]),
+        ),
+        _("Muted. The silence ends by itself when it expires."),
+    )

@@ -63,4 +63,5 @@ urlpatterns = [
         escalation_views.webhook_toggle,
         name="webhook_toggle",
     ),
+    path("escalations/<int:pk>/silence/", escalation_views.silence_create, name="silence_create"),
 ]

@@ -16,6 +16,8 @@ from datetime import date
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -338,20 +340,77 @@ def change_request_mark_deployed(*, change: ChangeRequest, by) -> ChangeRequest:
 
 
 def _apply_parameters(change: ChangeRequest, *, by) -> None:
-    """Apply an approved parameter set that names a metric: its new settings take effect.
+    """Apply an approved parameter set: a metric's settings, or the escalation routing.
 
-    Convention: {"metric_spec": "<key>", "warning": ..., "critical": ..., ...}.
-    Parameter sets for other targets (cohort plans, escalation policies) are
-    applied by the app that owns them when it reads the deployed request.
+    Conventions: {"metric_spec": "<key>", "warning": ..., "critical": ..., ...}
+    and {"routing": {"ack_timeout_minutes": 30, "level3_user": "<username>",
+    "level3_group": "<group name>"}}. Parameter sets for other targets (cohort
+    plans) are applied by the app that owns them when it reads the deployed request.
     """
-    key = change.parameters.get("metric_spec")
+    parameters = change.parameters
+    if "routing" in parameters:
+        _apply_routing(change.system, parameters["routing"], by=by, change=change)
+    key = parameters.get("metric_spec")
     if not key:
         return
     spec = MetricSpec.objects.filter(system=change.system, key=key).first()
     if spec is None:
         raise ApplicationError(f"The system has no metric {key!r} any more.", status=409)
-    new_settings = {k: v for k, v in change.parameters.items() if k != "metric_spec"}
+    new_settings = {k: v for k, v in parameters.items() if k != "metric_spec"}
     metric_spec_update(spec=spec, by=by, change_request_id=change.pk, **new_settings)
+
+
+def _apply_routing(system: AISystem, routing: dict, *, by, change: ChangeRequest) -> None:
+    """Set the system's escalation routing from an approved parameter change."""
+    from governance.services.escalations import routing_for  # escalations import this module
+
+    if not isinstance(routing, dict) or not set(routing) <= {
+        "ack_timeout_minutes",
+        "level3_user",
+        "level3_group",
+    }:
+        raise ApplicationError(
+            "routing takes ack_timeout_minutes, level3_user and level3_group.", status=409
+        )
+    policy = routing_for(system)
+    before = {
+        "ack_timeout_minutes": policy.ack_timeout_minutes,
+        "level3_user": policy.level3_user_id,
+        "level3_group": policy.level3_group_id,
+    }
+    if "ack_timeout_minutes" in routing:
+        minutes = routing["ack_timeout_minutes"]
+        if not isinstance(minutes, int) or isinstance(minutes, bool) or minutes < 1:
+            raise ApplicationError(
+                "ack_timeout_minutes must be a whole number of minutes.", status=409
+            )
+        policy.ack_timeout_minutes = minutes
+    if "level3_user" in routing:
+        name = routing["level3_user"]
+        policy.level3_user = (
+            get_user_model().objects.filter(username=name, is_active=True).first() if name else None
+        )
+        if name and policy.level3_user is None:
+            raise ApplicationError(f"No active person named {name!r}.", status=409)
+    if "level3_group" in routing:
+        name = routing["level3_group"]
+        policy.level3_group = Group.objects.filter(name=name).first() if name else None
+        if name and policy.level3_group is None:
+            raise ApplicationError(f"No group named {name!r}.", status=409)
+    policy.save()
+    audit_record(
+        actor=by,
+        action="routing.update",
+        obj=policy,
+        system=system,
+        before=before,
+        after={
+            "ack_timeout_minutes": policy.ack_timeout_minutes,
+            "level3_user": policy.level3_user_id,
+            "level3_group": policy.level3_group_id,
+        },
+        reason=f"change request {change.pk}",
+    )
 
 
 def change_request_roll_back(*, change: ChangeRequest, by, reason: str) -> ChangeRequest:

@@ -14,6 +14,7 @@ from core.errors import ApplicationError
 from core.roles import Role
 from governance import services
 from governance.models import Approval, AuditEvent, ChangeRequest
+from governance.services.escalations import routing_for
 from registry.models import MetricSpec
 from registry.services import metric_spec_update, model_version_update
 from tests.registry.factories import MetricSpecFactory, ModelVersionFactory
@@ -356,3 +357,42 @@ def test_from_stage_3_thresholds_change_only_through_an_approved_request(
     assert spec.warning == 0.95
     event = AuditEvent.objects.filter(action="metric_spec.update").get()
     assert event.reason == f"change request {change.pk}"
+
+
+def test_the_escalation_routing_changes_through_an_approved_request(
+    version, owner, director, make_approver
+):
+    ada = make_approver("ada2")
+    change = services.change_request_submit(
+        change=open_change(
+            version,
+            owner,
+            kind="parameter_change",
+            model_version=None,
+            parameters={"routing": {"ack_timeout_minutes": 30, "level3_user": "ada2"}},
+        ),
+        by=owner,
+    )
+    change = services.change_request_approve(change=change, by=make_approver("b"))
+    services.change_request_mark_deployed(change=change, by=director)
+    policy = routing_for(version.system)
+    assert (policy.ack_timeout_minutes, policy.level3_user) == (30, ada)
+    assert AuditEvent.objects.filter(action="routing.update").exists()
+
+
+def test_a_bad_routing_change_cannot_go_live(version, owner, director, make_approver):
+    change = services.change_request_submit(
+        change=open_change(
+            version,
+            owner,
+            kind="parameter_change",
+            model_version=None,
+            parameters={"routing": {"ack_timeout_minutes": 0}},
+        ),
+        by=owner,
+    )
+    change = services.change_request_approve(change=change, by=make_approver("b"))
+    with pytest.raises(ApplicationError, match="whole number"):
+        services.change_request_mark_deployed(change=change, by=director)
+    change.refresh_from_db()
+    assert change.state == "approved"

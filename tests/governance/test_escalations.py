@@ -449,3 +449,37 @@ def test_next_never_leaves_the_portal(client, system, owner):
         f"/escalations/{escalation.pk}/acknowledge/", {"next": "https://evil.example/"}
     )
     assert response["Location"] == f"/escalations/{escalation.pk}/"
+
+
+def test_the_owner_resolves_in_place_from_the_queue(client, system, owner):
+    escalation = raise_one(system)
+    client.force_login(owner)
+    assert "Resolve…" in client.get("/escalations/").content.decode()
+    response = client.post(
+        f"/escalations/{escalation.pk}/resolve/",
+        {"note": "re-scanned", "root_cause": "integration", "next": "/escalations/"},
+    )
+    assert response["Location"] == "/escalations/"
+    escalation.refresh_from_db()
+    assert (escalation.state, escalation.root_cause) == ("resolved", "integration")
+
+
+def test_the_owner_mutes_alerts_like_this_one_from_its_page(client, system, owner, clock):
+    escalation = raise_one(system)
+    client.force_login(owner)
+    client.post(
+        f"/escalations/{escalation.pk}/silence/",
+        {"matcher": "report:", "reason": "vendor maintenance", "hours": 2},
+    )
+    assert "vendor maintenance" in client.get(f"/escalations/{escalation.pk}/").content.decode()
+    assert raise_one(system, dedup_key="report:new") is None
+
+
+def test_a_viewer_cannot_mute_in_the_browser(client, system, viewer):
+    escalation = raise_one(system)
+    client.force_login(viewer)
+    response = client.post(
+        f"/escalations/{escalation.pk}/silence/", {"matcher": "report:", "reason": "x", "hours": 2}
+    )
+    assert response.status_code == 403
+    assert not system.silences.exists()
