@@ -11,11 +11,12 @@ from governance.models import (
     Silence,
     WebhookDelivery,
 )
+from registry.admin import ReadOnlyAdmin
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
-    """Read-only: no add, change or delete (and so no bulk delete action)."""
+class AuditEventAdmin(ReadOnlyAdmin):
+    """No add, change or delete (and so no bulk delete action)."""
 
     list_display = ["id", "at", "actor_label", "action", "object_repr", "system_slug"]
     list_filter = ["actor_kind", "action"]
@@ -24,62 +25,40 @@ class AuditEventAdmin(admin.ModelAdmin):
     # Counting a large trail on every page would be slow; the audit page has the counts.
     show_full_result_count = False
 
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
-class ShowOnlyAdmin(admin.ModelAdmin):
-    """Governance records change only through their audited services; the admin shows them."""
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(ChangeRequest)
-class ChangeRequestAdmin(ShowOnlyAdmin):
+class ChangeRequestAdmin(ReadOnlyAdmin):
     list_display = ["id", "system", "kind", "title", "state", "risk_tier", "created_at"]
     list_filter = ["state", "kind", "risk_tier"]
     list_select_related = ["system"]
 
 
 @admin.register(Escalation)
-class EscalationAdmin(ShowOnlyAdmin):
+class EscalationAdmin(ReadOnlyAdmin):
     list_display = ["id", "system", "title", "severity", "state", "level", "occurrences"]
     list_filter = ["state", "severity", "source"]
     list_select_related = ["system"]
 
 
 @admin.register(AccountabilitySignature)
-class AccountabilitySignatureAdmin(ShowOnlyAdmin):
+class AccountabilitySignatureAdmin(ReadOnlyAdmin):
     list_display = ["system", "signer", "signed_at", "expires_at", "voided_at"]
     list_select_related = ["system", "signer"]
 
 
 @admin.register(RoutingPolicy)
-class RoutingPolicyAdmin(ShowOnlyAdmin):
+class RoutingPolicyAdmin(ReadOnlyAdmin):
     """Changed by an approved parameter-change request ({"routing": {...}})."""
 
     list_display = ["system", "ack_timeout_minutes", "level3_user", "level3_group"]
 
 
 @admin.register(Silence)
-class SilenceAdmin(ShowOnlyAdmin):
+class SilenceAdmin(ReadOnlyAdmin):
     list_display = ["system", "matcher", "owner", "starts_at", "ends_at", "ended_at"]
 
 
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(ShowOnlyAdmin):
+class WebhookDeliveryAdmin(ReadOnlyAdmin):
     list_display = ["webhook", "event", "status", "attempts", "last_status_code", "created_at"]
     list_filter = ["status"]

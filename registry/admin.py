@@ -17,7 +17,7 @@ from registry.models import (
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
-    """Lists and shows; no add, change or delete."""
+    """Lists and shows; no add, change or delete: changes go through the audited services."""
 
     def has_add_permission(self, request, obj=None):
         return False
