@@ -97,6 +97,7 @@ def escalation_queue(request: HttpRequest) -> HttpResponse:
             "form": form,
             "page": page,
             "query": query.urlencode(),
+            "filtered": bool(query),
             "may_acknowledge": {pk for pk, state in handled.items() if state == "open"},
             "may_resolve": set(handled),
             "root_causes": RootCause.choices,

@@ -587,7 +587,11 @@ class _TokenViewSet(
     mixins.DestroyModelMixin,
     viewsets.GenericViewSet,
 ):
-    """Shared by pipeline and personal tokens; subclasses say whose tokens they are."""
+    """Shared by pipeline and personal tokens.
+
+    Each subclass says whose tokens they are: `scoped_tokens()` lists them and
+    `token_owner()` gives the `system=` or `user=` argument of api_token_create.
+    """
 
     serializer_class = TokenSerializer
     queryset = ApiToken.objects.none()
@@ -599,13 +603,6 @@ class _TokenViewSet(
         if getattr(self, "swagger_fake_view", False):
             return self.queryset
         return self.scoped_tokens()
-
-    def scoped_tokens(self):
-        raise NotImplementedError
-
-    def token_owner(self) -> dict:
-        """The `system=` or `user=` argument of api_token_create."""
-        raise NotImplementedError
 
     @extend_schema(
         request=TokenCreateSerializer,

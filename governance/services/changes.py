@@ -142,14 +142,32 @@ def _locked(change: ChangeRequest) -> ChangeRequest:
     return ChangeRequest.objects.select_for_update().get(pk=change.pk)
 
 
-def _transition(change: ChangeRequest, *, allowed: set[str], to: str) -> str:
+def _require_state(change: ChangeRequest, *, allowed: set[str], to: str) -> None:
+    """Refuse (409) a transition to `to` from a state not in `allowed`."""
     if change.state not in allowed:
         raise ApplicationError(
             f"A {change.get_state_display().lower()} request cannot become {to}.",
             status=409,
             code="wrong_state",
         )
-    return change.state
+
+
+def _move(change: ChangeRequest, *, by, to: str, action: str, reason: str = "", **stamps) -> None:
+    """Put a locked request in state `to` with its time stamps, save it, and audit the move."""
+    before = change.state
+    change.state = to
+    for field, value in stamps.items():
+        setattr(change, field, value)
+    change.save(update_fields=["state", *stamps])
+    audit_record(
+        actor=by,
+        action=action,
+        obj=change,
+        system=change.system,
+        before={"state": before},
+        after={"state": to},
+        reason=reason,
+    )
 
 
 def _is_requester(change: ChangeRequest, by) -> bool:
@@ -162,17 +180,13 @@ def change_request_submit(*, change: ChangeRequest, by) -> ChangeRequest:
         change = _locked(change)
         if not (_is_requester(change, by) or has_role(by, Role.OPERATIONS_DIRECTOR)):
             raise ApplicationError("Only the requester submits a request.", status=403)
-        _transition(change, allowed={ChangeState.DRAFT}, to="submitted")
-        change.state = ChangeState.SUBMITTED
-        change.submitted_at = timezone.now()
-        change.save(update_fields=["state", "submitted_at"])
-        audit_record(
-            actor=by,
+        _require_state(change, allowed={ChangeState.DRAFT}, to="submitted")
+        _move(
+            change,
+            by=by,
+            to=ChangeState.SUBMITTED,
             action="change.submit",
-            obj=change,
-            system=change.system,
-            before={"state": "draft"},
-            after={"state": "submitted"},
+            submitted_at=timezone.now(),
         )
     return change
 
@@ -222,7 +236,7 @@ def change_request_approve(*, change: ChangeRequest, by, comment: str = "") -> C
         change = _locked(change)
         if _is_requester(change, by):
             raise ApplicationError("You cannot approve your own request.", status=403)
-        _transition(change, allowed={ChangeState.SUBMITTED}, to="approved")
+        _require_state(change, allowed={ChangeState.SUBMITTED}, to="approved")
         current = _current_hash(change)
         if current != change.bound_hash:
             raise ApplicationError(
@@ -270,19 +284,17 @@ def change_request_reject(*, change: ChangeRequest, by, reason: str) -> ChangeRe
         change = _locked(change)
         if _is_requester(change, by):
             raise ApplicationError("You cannot decide on your own request.", status=403)
-        before = _transition(change, allowed={ChangeState.SUBMITTED}, to="rejected")
-        change.state = ChangeState.REJECTED
-        change.decided_at = change.closed_at = timezone.now()
-        change.closing_reason = reason.strip()
-        change.save(update_fields=["state", "decided_at", "closed_at", "closing_reason"])
-        audit_record(
-            actor=by,
+        _require_state(change, allowed={ChangeState.SUBMITTED}, to="rejected")
+        now = timezone.now()
+        _move(
+            change,
+            by=by,
+            to=ChangeState.REJECTED,
             action="change.reject",
-            obj=change,
-            system=change.system,
-            before={"state": before},
-            after={"state": "rejected"},
             reason=reason,
+            decided_at=now,
+            closed_at=now,
+            closing_reason=reason.strip(),
         )
     return change
 
@@ -293,19 +305,15 @@ def change_request_cancel(*, change: ChangeRequest, by, reason: str = "") -> Cha
         change = _locked(change)
         if not _is_requester(change, by):
             raise ApplicationError("Only the requester cancels a request.", status=403)
-        before = _transition(change, allowed=set(OPEN_CHANGE_STATES), to="cancelled")
-        change.state = ChangeState.CANCELLED
-        change.closed_at = timezone.now()
-        change.closing_reason = reason.strip()
-        change.save(update_fields=["state", "closed_at", "closing_reason"])
-        audit_record(
-            actor=by,
+        _require_state(change, allowed=set(OPEN_CHANGE_STATES), to="cancelled")
+        _move(
+            change,
+            by=by,
+            to=ChangeState.CANCELLED,
             action="change.cancel",
-            obj=change,
-            system=change.system,
-            before={"state": before},
-            after={"state": "cancelled"},
             reason=reason,
+            closed_at=timezone.now(),
+            closing_reason=reason.strip(),
         )
     return change
 
@@ -318,23 +326,19 @@ def change_request_mark_deployed(*, change: ChangeRequest, by) -> ChangeRequest:
             raise ApplicationError(
                 "Only an operations director or the requester records a deployment.", status=403
             )
-        _transition(change, allowed={ChangeState.APPROVED}, to="deployed")
+        _require_state(change, allowed={ChangeState.APPROVED}, to="deployed")
         if _current_hash(change) != change.bound_hash:
             raise ApplicationError(
                 "What was approved has changed since; it cannot go live.", status=409
             )
         if change.kind == ChangeKind.PARAMETER_CHANGE:
             _apply_parameters(change, by=by)
-        change.state = ChangeState.DEPLOYED
-        change.deployed_at = timezone.now()
-        change.save(update_fields=["state", "deployed_at"])
-        audit_record(
-            actor=by,
+        _move(
+            change,
+            by=by,
+            to=ChangeState.DEPLOYED,
             action="change.deploy",
-            obj=change,
-            system=change.system,
-            before={"state": "approved"},
-            after={"state": "deployed"},
+            deployed_at=timezone.now(),
         )
     return change
 
@@ -423,19 +427,15 @@ def change_request_roll_back(*, change: ChangeRequest, by, reason: str) -> Chang
             raise ApplicationError(
                 "Only an operations director or the requester records a rollback.", status=403
             )
-        _transition(change, allowed={ChangeState.DEPLOYED}, to="rolled back")
-        change.state = ChangeState.ROLLED_BACK
-        change.closed_at = timezone.now()
-        change.closing_reason = reason.strip()
-        change.save(update_fields=["state", "closed_at", "closing_reason"])
-        audit_record(
-            actor=by,
+        _require_state(change, allowed={ChangeState.DEPLOYED}, to="rolled back")
+        _move(
+            change,
+            by=by,
+            to=ChangeState.ROLLED_BACK,
             action="change.roll_back",
-            obj=change,
-            system=change.system,
-            before={"state": "deployed"},
-            after={"state": "rolled_back"},
             reason=reason,
+            closed_at=timezone.now(),
+            closing_reason=reason.strip(),
         )
     return change
 
