@@ -392,7 +392,7 @@ class ChangeRequestViewSet(
             changes = selectors.change_requests()
             user = self.request.user
             if registry_perms.is_pipeline(user):
-                changes = changes.filter(system_id=user.system.pk)
+                changes = changes.filter(system_id=registry_perms.pipeline_system_id(user))
             return changes
         return selectors.change_request_detail()
 

@@ -186,7 +186,7 @@ def _actor_values(actor) -> tuple[str, int | None, str]:
     if getattr(actor, "is_pipeline", False):  # registry.auth.PipelineUser
         actor = actor.token
     if isinstance(actor, ApiToken):
-        prefix = "pipeline" if actor.kind == TokenKind.PIPELINE else "token"
+        prefix = "token" if actor.kind == TokenKind.PERSONAL else "pipeline"
         return ActorKind.TOKEN, actor.pk, f"{prefix}:{actor.name}"
     if isinstance(actor, AbstractBaseUser) and actor.pk is not None:
         return ActorKind.USER, actor.pk, actor.get_username()

@@ -22,7 +22,7 @@ from governance.choices import (
     Severity,
 )
 from registry.choices import RiskTier
-from registry.models import AISystem, ModelVersion
+from registry.models import AISystem, DataSource, ModelVersion
 
 DEFAULT_ACCOUNTABILITY_STATEMENT = _(
     "I am accountable for this AI system in production: its outcomes, its budget, "
@@ -330,6 +330,15 @@ class Escalation(models.Model):
         _("root cause"), max_length=16, choices=RootCause.choices, blank=True
     )
     is_test = models.BooleanField(_("test alert"), default=False)
+    # Set for a data-quality failure: the source's owner is on the path beside the system's.
+    data_source = models.ForeignKey(
+        DataSource,
+        verbose_name=_("data source"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="escalations",
+    )
 
     class Meta:
         verbose_name = _("escalation")

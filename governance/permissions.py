@@ -11,7 +11,7 @@ from core.roles import Role, has_role
 from governance.choices import OPEN_CHANGE_STATES, ChangeState
 from governance.models import ChangeRequest
 from registry.models import AISystem
-from registry.permissions import can_read_system, has_any_role, is_pipeline
+from registry.permissions import can_read_system, has_any_role, is_pipeline, pipeline_system_id
 
 # The states each action starts from (the graph of ChangeState's docstring).
 ACTION_STATES = {
@@ -34,7 +34,7 @@ def can_read_change(user, change: ChangeRequest) -> bool:
 def can_open_change(user, system: AISystem) -> bool:
     """Open a request: directors, owners and approvers, and the system's own pipeline (CI/CD)."""
     if is_pipeline(user):
-        return user.system.pk == system.pk
+        return pipeline_system_id(user) == system.pk
     return has_any_role(user, CHANGE_REQUESTERS)
 
 

@@ -1,5 +1,6 @@
 """Signal receivers of the governance app: the registry's changes go into the audit trail,
-and a model version whose content hash changed voids the approvals bound to the old one.
+a model version whose content hash changed voids the approvals bound to the old one, and a
+failing data-quality check escalates to the systems the source feeds.
 
 Connected in GovernanceConfig.ready(). Deliberately no setting turns this
 off: the receiver runs inside the sender's transaction, and if recording
@@ -14,8 +15,9 @@ from kombu.exceptions import OperationalError
 
 from governance.audit import audit_record
 from governance.services.changes import change_requests_rebind
+from governance.services.escalations import data_quality_escalate
 from governance.tasks import evaluate_alerts
-from registry.signals import audit_event, metrics_ingested
+from registry.signals import audit_event, data_quality_failed, metrics_ingested
 
 
 def record_audit_event(
@@ -50,3 +52,11 @@ def evaluate_after_ingest(sender, *, system_id: int, metric_ids, **kwargs) -> No
 
 
 metrics_ingested.connect(evaluate_after_ingest, dispatch_uid="governance.evaluate_after_ingest")
+
+
+def escalate_data_quality(sender, *, source, checks, now=None, **kwargs) -> None:
+    """Checks of a source turned "fail": escalate to its downstream systems (same transaction)."""
+    data_quality_escalate(source=source, checks=checks, now=now)
+
+
+data_quality_failed.connect(escalate_data_quality, dispatch_uid="governance.escalate_data_quality")

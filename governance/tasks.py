@@ -35,14 +35,18 @@ def notify_escalation(escalation_id: int, level: int) -> int:
     Idempotent: a redelivered task finds the inbox items it already made and
     sends nothing twice.
     """
-    escalation = Escalation.objects.select_related("system").filter(pk=escalation_id).first()
+    escalation = (
+        Escalation.objects.select_related("system", "data_source").filter(pk=escalation_id).first()
+    )
     if escalation is None or escalation.level != level:
         return 0
     severity = escalation.get_severity_display()
     title = f"[L{level} {severity}] {escalation.system.name}: {escalation.title}"
     url = reverse("governance:escalation_detail", args=[escalation.pk])
     sent = 0
-    for person in escalations.recipients(escalation.system, level):
+    for person in escalations.recipients(
+        escalation.system, level, data_source=escalation.data_source
+    ):
         with transaction.atomic():
             _note, created = Notification.objects.get_or_create(
                 user=person,

@@ -116,7 +116,7 @@ class SystemViewSet(
         queryset = selectors.systems_list()
         user = self.request.user
         if perms.is_pipeline(user):
-            queryset = queryset.filter(pk=user.system.pk)
+            queryset = queryset.filter(pk=perms.pipeline_system_id(user))
         return queryset
 
     def perform_create(self, serializer):

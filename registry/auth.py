@@ -14,7 +14,11 @@ from registry.services import api_token_authenticate
 
 
 class PipelineUser:
-    """Who a request is when a pipeline token authenticated it: no person, no role."""
+    """Who a request is when a pipeline token authenticated it: no person, no role.
+
+    A system's pipeline has `system` set; a data source's pipeline `data_source`
+    (and `system` None): each reaches only what its one scope allows.
+    """
 
     is_authenticated = True
     is_active = True
@@ -28,6 +32,7 @@ class PipelineUser:
     def __init__(self, token: ApiToken) -> None:
         self.token = token
         self.system = token.system
+        self.data_source = token.data_source
         self.username = f"pipeline:{token.name}"
 
     def __str__(self) -> str:
@@ -67,7 +72,7 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed(_("Unknown token."))
         if token.revoked_at is not None:
             raise exceptions.AuthenticationFailed(_("This token has been revoked."))
-        if token.kind == TokenKind.PIPELINE:
+        if token.kind in (TokenKind.PIPELINE, TokenKind.SOURCE):
             return PipelineUser(token), token
         if not token.user.is_active:
             raise exceptions.AuthenticationFailed(_("The token's owner is inactive."))

@@ -69,6 +69,7 @@ class Granularity(models.TextChoices):
 
 class TokenKind(models.TextChoices):
     PIPELINE = "pipeline", _("Pipeline (one AI system)")
+    SOURCE = "source", _("Source pipeline (one data source)")
     PERSONAL = "personal", _("Personal (a person's permissions)")
 
 
@@ -77,3 +78,69 @@ class SourceKind(models.TextChoices):
 
     PROMETHEUS = "prometheus", _("Prometheus instant query")
     JSON = "json", _("JSON HTTP endpoint")
+
+
+class DataSourceKind(models.TextChoices):
+    """What kind of upstream system a data source is."""
+
+    CRM = "crm", _("CRM")
+    ERP = "erp", _("ERP")
+    DATABASE = "database", _("Database")
+    API = "api", _("API")
+    FILE = "file", _("File drop")
+    STREAM = "stream", _("Stream")
+
+
+class QualityCheck(models.TextChoices):
+    """The checks of the data-quality dashboard, in the order of its columns.
+
+    Uptime is kept beside them (readiness indicator 1) but is a 30-day figure,
+    not an incident: it never escalates.
+    """
+
+    FRESHNESS = "freshness", _("Freshness")
+    VOLUME = "volume", _("Volume")
+    COMPLETENESS = "completeness", _("Completeness")
+    SCHEMA = "schema", _("Schema")
+    DRIFT = "drift", _("Drift")
+    INTEGRATION = "integration", _("Integration tests")
+    UPTIME = "uptime", _("30-day uptime")
+
+
+# The six checks of the grid (uptime has its own column) and the ones whose failure escalates.
+GRID_CHECKS = (
+    QualityCheck.FRESHNESS,
+    QualityCheck.VOLUME,
+    QualityCheck.COMPLETENESS,
+    QualityCheck.SCHEMA,
+    QualityCheck.DRIFT,
+    QualityCheck.INTEGRATION,
+)
+ESCALATING_CHECKS = frozenset(GRID_CHECKS)
+
+
+class CheckStatus(models.TextChoices):
+    """A check's verdict; "insufficient_data" is never read as a pass or a fail.
+
+    Ranked fail > warn > insufficient_data > ok when several are folded into one
+    (a source's drift over its fields): a field that cannot be judged is shown,
+    not hidden behind the ones that pass.
+    """
+
+    OK = "ok", _("OK")
+    WARN = "warn", _("Warning")
+    FAIL = "fail", _("Failing")
+    INSUFFICIENT_DATA = "insufficient_data", _("Insufficient data")
+
+
+STATUS_RANK = {
+    CheckStatus.OK: 0,
+    CheckStatus.INSUFFICIENT_DATA: 1,
+    CheckStatus.WARN: 2,
+    CheckStatus.FAIL: 3,
+}
+
+
+class ReferenceOrigin(models.TextChoices):
+    WINDOW = "window", _("Chosen from a window of deliveries")
+    PUSHED = "pushed", _("Pushed by a pipeline or person")

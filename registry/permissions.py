@@ -16,6 +16,12 @@ def is_pipeline(user) -> bool:
     return getattr(user, "is_pipeline", False)
 
 
+def pipeline_system_id(user) -> int | None:
+    """The system a pipeline token is scoped to; None for a data source's token or a person."""
+    system = getattr(user, "system", None) if is_pipeline(user) else None
+    return system.pk if system is not None else None
+
+
 def has_any_role(user, roles) -> bool:
     return any(has_role(user, role) for role in roles)
 
@@ -23,7 +29,7 @@ def has_any_role(user, roles) -> bool:
 def can_read_system(user, system: AISystem) -> bool:
     """People with any role read every system; a pipeline reads only its own."""
     if is_pipeline(user):
-        return user.system.pk == system.pk
+        return pipeline_system_id(user) == system.pk
     return has_any_role(user, READ_ROLES)
 
 
@@ -40,14 +46,14 @@ def can_edit_registry(user, system: AISystem) -> bool:
 def can_register_versions(user, system: AISystem) -> bool:
     """Register model versions: editors, and the system's own pipeline (CI/CD)."""
     if is_pipeline(user):
-        return user.system.pk == system.pk
+        return pipeline_system_id(user) == system.pk
     return has_any_role(user, REGISTRY_EDITORS)
 
 
 def can_push_metrics(user, system: AISystem) -> bool:
     """Push points: the system's own pipeline, or an editor (scripts, backfills)."""
     if is_pipeline(user):
-        return user.system.pk == system.pk
+        return pipeline_system_id(user) == system.pk
     return has_any_role(user, REGISTRY_EDITORS)
 
 

@@ -419,3 +419,77 @@ def error_rate(*, passed: int, failed: int) -> float | None:
 def error_rate_ok(rate: float | None, *, limit: float = ERROR_RATE_LIMIT) -> bool:
     """Indicator 3: the error rate strictly below the limit (1%); no checks is not ok."""
     return rate is not None and rate < limit
+
+
+# Folding and the checks that wrap the statistics above ------------------------------------
+
+# fail > warn > insufficient_data > ok: a field that cannot be judged is never hidden
+# behind the ones that pass (registry.choices.CheckStatus says the same).
+_RANK = {OK: 0, INSUFFICIENT_DATA: 1, WARN: 2, FAIL: 3}
+
+
+def worst(statuses: Iterable[str]) -> str:
+    """The worst of several statuses; "insufficient_data" when there are none."""
+    ranked = [(_RANK[status], status) for status in statuses]
+    return max(ranked)[1] if ranked else INSUFFICIENT_DATA
+
+
+def schema_check(diff: SchemaDiff, *, expected_fields: int) -> Check:
+    """A schema diff as a verdict: removed or retyped fields fail, added ones only warn.
+
+    A consumer breaks when a field it reads disappears or changes type; a new
+    field is news, not damage. No expected schema is "insufficient_data".
+    The value is the number of changed fields.
+    """
+    if expected_fields == 0:
+        return Check(INSUFFICIENT_DATA, None, "schema: no expected schema is set for this source")
+    changes = len(diff.added) + len(diff.removed) + len(diff.retyped)
+    parts = []
+    if diff.removed:
+        parts.append("removed " + ", ".join(diff.removed))
+    if diff.retyped:
+        parts.append(
+            "retyped " + ", ".join(f"{f} ({old} -> {new})" for f, old, new in diff.retyped)
+        )
+    if diff.added:
+        parts.append("added " + ", ".join(diff.added))
+    if diff.removed or diff.retyped:
+        status = FAIL
+    elif diff.added:
+        status = WARN
+    else:
+        status = OK
+    summary = "; ".join(parts) if parts else f"all {expected_fields} expected fields as expected"
+    return Check(
+        status,
+        float(changes),
+        f"schema: {summary}; removed or retyped fields fail, added ones warn",
+    )
+
+
+def integration_check(*, passed: int, failed: int, window_days: int) -> Check:
+    """Indicator 3 as a verdict: ok strictly below 1% failed, fail otherwise; no run: no verdict."""
+    rate = error_rate(passed=passed, failed=failed)
+    if rate is None:
+        return Check(
+            INSUFFICIENT_DATA, None, f"integration: no test run in the last {window_days} days"
+        )
+    return Check(
+        OK if error_rate_ok(rate) else FAIL,
+        rate,
+        f"integration: {failed} failed of {passed + failed} checks ({rate:.2%}) in the last "
+        f"{window_days} days; must be below {ERROR_RATE_LIMIT:.0%}",
+    )
+
+
+def uptime_check(ratio: Ratio, *, window_days: int) -> Check:
+    """Indicator 1 as a verdict: ok strictly above 99.5%, fail otherwise; no interval: none."""
+    if ratio.share is None:
+        return Check(INSUFFICIENT_DATA, None, "uptime: the window holds no whole delivery interval")
+    return Check(
+        OK if uptime_ok(ratio.share) else FAIL,
+        ratio.share,
+        f"uptime: {ratio.numerator} of {ratio.denominator} expected intervals had a delivery "
+        f"({ratio.share:.2%}) over the last {window_days} days; must be above "
+        f"{UPTIME_TARGET:.1%}",
+    )

@@ -7,9 +7,15 @@ transaction, so a receiver that writes joins it.
 
 `metrics_ingested`: a batch was committed, with `system_id`, `version_id`
 and `metric_ids`; sent after the commit.
+
+`data_quality_failed`: checks of a data source turned "fail", with `source`,
+`checks` (SourceCheck rows) and `now`; sent inside the evaluation's
+transaction, once per transition, so that an escalation opened by a receiver
+commits with the verdict or not at all.
 """
 
 from django.dispatch import Signal
 
 audit_event = Signal()
 metrics_ingested = Signal()
+data_quality_failed = Signal()

@@ -6,6 +6,7 @@ from celery import shared_task
 from django.utils import timezone
 
 from registry.connectors import metric_source_pull, metric_sources_due
+from registry.services import data_source_evaluate, data_sources_evaluate, data_sources_sweep
 
 
 @shared_task(name="registry.tasks.pull_due_sources", ignore_result=True)
@@ -23,3 +24,21 @@ def pull_due_sources() -> int:
 def pull_source(source_id: int) -> None:
     """Pull one source; does nothing if it is gone, disabled, not due or already claimed."""
     metric_source_pull(source_id=source_id)
+
+
+@shared_task(name="registry.tasks.evaluate_source", acks_late=True)
+def evaluate_source(source_id: int) -> dict:
+    """Run a data source's checks (enqueued after each push); nothing if the source is gone."""
+    return data_source_evaluate(source_id=source_id)
+
+
+@shared_task(name="registry.tasks.sweep_source_freshness", ignore_result=True)
+def sweep_source_freshness() -> int:
+    """Beat, every minute: a source that stops delivering turns red without any push."""
+    return data_sources_sweep()
+
+
+@shared_task(name="registry.tasks.evaluate_all_sources", ignore_result=True)
+def evaluate_all_sources() -> int:
+    """Beat, hourly: every check again, since the 30-day windows move on by themselves."""
+    return data_sources_evaluate()

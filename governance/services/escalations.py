@@ -36,7 +36,7 @@ from governance.models import (
     SystemOwnership,
 )
 from registry.choices import Granularity
-from registry.models import AISystem, MetricRollup, MetricSpec
+from registry.models import AISystem, DataSource, MetricRollup, MetricSpec
 from registry.selectors import daily_value
 
 ACK_TIMEOUT_MINUTES = {"critical": 15, "high": 60, "medium": 240, "low": 1440}
@@ -52,12 +52,17 @@ def routing_for(system: AISystem) -> RoutingPolicy:
     return policy
 
 
-def recipients(system: AISystem, level: int) -> list:
-    """Who is notified at a level: 1 the owner, 2 the operations directors, 3 the named ones."""
+def recipients(system: AISystem, level: int, *, data_source: DataSource | None = None) -> list:
+    """Who is notified at a level: 1 the owner, 2 the operations directors, 3 the named ones.
+
+    For a data-quality failure level 1 is the system's owner and the source's owner.
+    """
     user_model = get_user_model()
     if level == 1:
-        owner_ids = SystemOwnership.objects.filter(system=system).values("owner_id")
-        return list(user_model.objects.filter(pk__in=owner_ids, is_active=True))
+        query = Q(pk__in=SystemOwnership.objects.filter(system=system).values("owner_id"))
+        if data_source is not None and data_source.owner_id:
+            query |= Q(pk=data_source.owner_id)
+        return list(user_model.objects.filter(query, is_active=True).order_by("pk"))
     if level == 2:
         return list(
             user_model.objects.filter(
@@ -71,8 +76,8 @@ def recipients(system: AISystem, level: int) -> list:
     return list(user_model.objects.filter(query, is_active=True).distinct())
 
 
-def _assignee(system: AISystem, level: int):
-    people = recipients(system, level)
+def _assignee(system: AISystem, level: int, data_source: DataSource | None = None):
+    people = recipients(system, level, data_source=data_source)
     return people[0] if len(people) == 1 else None
 
 
@@ -112,10 +117,12 @@ def escalation_raise(
     by=None,
     now: datetime | None = None,
     is_test: bool = False,
+    data_source: DataSource | None = None,
 ) -> Escalation | None:
     """Open an escalation, or count a repeat of the unresolved one with the same key.
 
-    Returns None when an active silence mutes the key.
+    Returns None when an active silence mutes the key. `data_source` puts that
+    source's owner on the path beside the system's owner.
     """
     now = now or timezone.now()
     if severity not in Severity.values:
@@ -128,7 +135,16 @@ def escalation_raise(
         try:
             with transaction.atomic():
                 return _raise_once(
-                    system, source, severity, title, dedup_key, details or {}, by, now, is_test
+                    system,
+                    source,
+                    severity,
+                    title,
+                    dedup_key,
+                    details or {},
+                    by,
+                    now,
+                    is_test,
+                    data_source,
                 )
         except IntegrityError:
             # Another worker opened the same key a moment ago: count ours as a repeat.
@@ -136,7 +152,7 @@ def escalation_raise(
     raise ApplicationError("Could not record the escalation; try again.", status=409)
 
 
-def _raise_once(system, source, severity, title, dedup_key, details, by, now, is_test):
+def _raise_once(system, source, severity, title, dedup_key, details, by, now, is_test, data_source):
     existing = (
         Escalation.objects.select_for_update()
         .filter(system=system, dedup_key=dedup_key)
@@ -163,9 +179,10 @@ def _raise_once(system, source, severity, title, dedup_key, details, by, now, is
             first_seen=now,
             last_seen=now,
             level=1,
-            assignee=_assignee(system, 1),
+            assignee=_assignee(system, 1, data_source),
             next_escalation_at=now + timedelta(minutes=policy.ack_timeout_minutes),
             is_test=is_test,
+            data_source=data_source,
         )
     audit_record(
         actor=by,
@@ -190,6 +207,8 @@ def may_handle(escalation: Escalation, by) -> bool:
     if SystemOwnership.objects.filter(system=escalation.system, owner_id=user_id).exists():
         return True
     if AiOpsMember.objects.filter(system=escalation.system, user_id=user_id).exists():
+        return True
+    if escalation.data_source_id and escalation.data_source.owner_id == user_id:
         return True
     return any(person.pk == user_id for person in recipients(escalation.system, 3))
 
@@ -266,7 +285,7 @@ def escalations_escalate_due(*, now: datetime | None = None) -> int:
     raised = 0
     due = Escalation.objects.filter(
         state=EscalationState.OPEN, next_escalation_at__lte=now, level__lt=MAX_LEVEL
-    ).select_related("system")
+    ).select_related("system", "data_source")
     for escalation in due:
         level = escalation.level + 1
         policy = routing_for(escalation.system)
@@ -282,7 +301,7 @@ def escalations_escalate_due(*, now: datetime | None = None) -> int:
             ).update(
                 level=level,
                 next_escalation_at=following,
-                assignee=_assignee(escalation.system, level),
+                assignee=_assignee(escalation.system, level, escalation.data_source),
             )
             if claimed != 1:
                 continue
@@ -452,3 +471,36 @@ def alerts_evaluate(*, system_id: int | None = None, metric_ids=None, now=None) 
         metric_alerts_evaluate(spec=spec, now=now)
         count += 1
     return count
+
+
+# --- Data quality -----------------------------------------------------------------------
+
+
+def data_quality_escalate(*, source: DataSource, checks, now: datetime | None = None) -> list:
+    """A source's checks turned "fail": one escalation per check and downstream system.
+
+    Deduplicated by `data_quality:<source>:<check>` per system, routed to the
+    system's owner and the source's owner. A source that feeds no system
+    raises nothing (the dashboard still shows it red).
+    """
+    opened = []
+    for system in source.systems.all():
+        for check in checks:
+            escalation = escalation_raise(
+                system=system,
+                source=EscalationSource.DATA_QUALITY,
+                severity=Severity.CRITICAL,
+                title=f"Upstream data issue: {source.name}, {check.get_kind_display().lower()}",
+                dedup_key=f"data_quality:{source.slug}:{check.kind}",
+                details={
+                    "summary": check.detail,
+                    "data_source": source.slug,
+                    "check": check.kind,
+                    "value": check.value,
+                },
+                now=now,
+                data_source=source,
+            )
+            if escalation is not None:
+                opened.append(escalation)
+    return opened

@@ -1,4 +1,4 @@
-"""Writes of the registry: every state change goes through one of these functions."""
+"""Writes of the registry about systems: versions, metric specs, metric batches, tokens."""
 
 from __future__ import annotations
 
@@ -288,14 +288,16 @@ def _hash_token(token: str) -> str:
 
 
 def api_token_create(
-    *, by, name: str, system: AISystem | None = None, user=None
+    *, by, name: str, system: AISystem | None = None, data_source=None, user=None
 ) -> tuple[ApiToken, str]:
-    """Create a pipeline token (for `system`) or a personal one (for `user`).
+    """Create a pipeline token (for `system` or `data_source`) or a personal one (for `user`).
 
     Returns the token row and the token itself, which is shown once and never stored.
     """
-    if (system is None) == (user is None):
-        raise ApplicationError("A token belongs to exactly one system or one person.")
+    if sum(owner is not None for owner in (system, data_source, user)) != 1:
+        raise ApplicationError(
+            "A token belongs to exactly one system, one data source or one person."
+        )
     name = (name or "").strip()
     if not name:
         raise ApplicationError(
@@ -304,9 +306,14 @@ def api_token_create(
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
     with transaction.atomic():
         token = ApiToken.objects.create(
-            kind=TokenKind.PIPELINE if system else TokenKind.PERSONAL,
+            kind=TokenKind.PIPELINE
+            if system
+            else TokenKind.SOURCE
+            if data_source
+            else TokenKind.PERSONAL,
             name=name[:120],
             system=system,
+            data_source=data_source,
             user=user,
             prefix=secret[:12],
             token_hash=_hash_token(secret),
@@ -333,7 +340,7 @@ def api_token_revoke(*, token: ApiToken, by) -> ApiToken:
 def api_token_authenticate(secret: str) -> ApiToken | None:
     """The token row for a secret (revoked ones included), or None; records its use."""
     token = (
-        ApiToken.objects.select_related("system", "user")
+        ApiToken.objects.select_related("system", "data_source", "user")
         .filter(token_hash=_hash_token(secret))
         .first()
     )

@@ -1,4 +1,4 @@
-"""The registry's facts: AI systems, model versions, metric specs, points, rollups, tokens."""
+"""AI systems, model versions, metric specs, points, rollups, tokens and pull connectors."""
 
 from __future__ import annotations
 
@@ -269,7 +269,7 @@ class MetricRollup(models.Model):
 
 
 class ApiToken(models.Model):
-    """A bearer token: a pipeline's (scoped to one system) or a person's (their permissions).
+    """A bearer token: a pipeline's (one system or one data source) or a person's (their roles).
 
     Only the SHA-256 of the token is stored; the token is shown once, at creation.
     """
@@ -278,6 +278,9 @@ class ApiToken(models.Model):
     name = models.CharField(_("name"), max_length=120)
     system = models.ForeignKey(
         AISystem, null=True, blank=True, on_delete=models.CASCADE, related_name="tokens"
+    )
+    data_source = models.ForeignKey(
+        "DataSource", null=True, blank=True, on_delete=models.CASCADE, related_name="tokens"
     )
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -302,8 +305,24 @@ class ApiToken(models.Model):
         ordering = ["-created_at"]
         constraints = [
             models.CheckConstraint(
-                condition=Q(kind=TokenKind.PIPELINE, system__isnull=False, user__isnull=True)
-                | Q(kind=TokenKind.PERSONAL, system__isnull=True, user__isnull=False),
+                condition=Q(
+                    kind=TokenKind.PIPELINE,
+                    system__isnull=False,
+                    data_source__isnull=True,
+                    user__isnull=True,
+                )
+                | Q(
+                    kind=TokenKind.SOURCE,
+                    system__isnull=True,
+                    data_source__isnull=False,
+                    user__isnull=True,
+                )
+                | Q(
+                    kind=TokenKind.PERSONAL,
+                    system__isnull=True,
+                    data_source__isnull=True,
+                    user__isnull=False,
+                ),
                 name="token_scope_matches_kind",
             ),
         ]
