@@ -295,7 +295,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     # "kind" names several choice sets (metric, token, change); name this one explicitly.
-    "ENUM_NAME_OVERRIDES": {"ChangeKindEnum": "governance.choices.ChangeKind"},
+    "ENUM_NAME_OVERRIDES": {
+        "ChangeKindEnum": "governance.choices.ChangeKind",
+        "DataSourceKindEnum": "registry.choices.DataSourceKind",
+    },
 }
 
 # --- Logging ------------------------------------------------------------------------

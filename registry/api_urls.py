@@ -18,6 +18,12 @@ spec_detail = api.MetricSpecViewSet.as_view(
 )
 system_tokens = api.SystemTokenViewSet.as_view({"get": "list", "post": "create"})
 system_token = api.SystemTokenViewSet.as_view({"delete": "destroy"})
+source_list = api.DataSourceViewSet.as_view({"get": "list", "post": "create"})
+source_detail = api.DataSourceViewSet.as_view(
+    {"get": "retrieve", "put": "update", "patch": "partial_update"}
+)
+source_tokens = api.SourceTokenViewSet.as_view({"get": "list", "post": "create"})
+source_token = api.SourceTokenViewSet.as_view({"delete": "destroy"})
 personal_tokens = api.PersonalTokenViewSet.as_view({"get": "list", "post": "create"})
 personal_token = api.PersonalTokenViewSet.as_view({"delete": "destroy"})
 
@@ -36,6 +42,18 @@ urlpatterns = [
     ),
     path("systems/<slug:slug>/tokens/", system_tokens, name="system-token-list"),
     path("systems/<slug:slug>/tokens/<int:pk>/", system_token, name="system-token-detail"),
+    path("sources/", source_list, name="source-list"),
+    path("sources/<slug:slug>/", source_detail, name="source-detail"),
+    path("sources/<slug:slug>/deliveries/", api.DeliveryView.as_view(), name="source-deliveries"),
+    path("sources/<slug:slug>/profiles/", api.ProfileView.as_view(), name="source-profiles"),
+    path(
+        "sources/<slug:slug>/integration-runs/",
+        api.IntegrationRunView.as_view(),
+        name="source-integration-runs",
+    ),
+    path("sources/<slug:slug>/reference/", api.ReferenceView.as_view(), name="source-reference"),
+    path("sources/<slug:slug>/tokens/", source_tokens, name="source-token-list"),
+    path("sources/<slug:slug>/tokens/<int:pk>/", source_token, name="source-token-detail"),
     path("tokens/", personal_tokens, name="personal-token-list"),
     path("tokens/<int:pk>/", personal_token, name="personal-token-detail"),
 ]

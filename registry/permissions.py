@@ -72,3 +72,51 @@ class HasRoleOrPipeline(permissions.BasePermission):
         return bool(user and user.is_authenticated) and (
             is_pipeline(user) or has_any_role(user, READ_ROLES)
         )
+
+
+# --- Data sources ------------------------------------------------------------------------
+
+
+def _source_token_of(user, source) -> bool:
+    token_source = getattr(user, "data_source", None)
+    return token_source is not None and token_source.pk == source.pk
+
+
+def _feeds_pipeline_system(user, source) -> bool:
+    system_id = pipeline_system_id(user)
+    return system_id is not None and source.systems.filter(pk=system_id).exists()
+
+
+def can_read_source(user, source) -> bool:
+    """People with a role read every source; a pipeline, its own source or one its system uses."""
+    if is_pipeline(user):
+        return _source_token_of(user, source) or _feeds_pipeline_system(user, source)
+    return has_any_role(user, READ_ROLES)
+
+
+def can_push_source(user, source) -> bool:
+    """Deliveries, profiles and test runs: the source's pipeline, a fed system's, or an editor."""
+    if is_pipeline(user):
+        return _source_token_of(user, source) or _feeds_pipeline_system(user, source)
+    return can_edit_source(user, source)
+
+
+def can_manage_sources(user) -> bool:
+    """Register data sources: operations directors and system owners."""
+    return not is_pipeline(user) and has_any_role(user, REGISTRY_EDITORS)
+
+
+def can_edit_source(user, source) -> bool:
+    """Levels, schema, references and tokens: directors, system owners and the source's owner.
+
+    A pipeline never changes what it is judged against.
+    """
+    if is_pipeline(user):
+        return False
+    if has_any_role(user, REGISTRY_EDITORS):
+        return True
+    return (
+        source.owner_id is not None
+        and source.owner_id == getattr(user, "pk", None)
+        and (has_any_role(user, READ_ROLES))
+    )

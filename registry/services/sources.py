@@ -42,6 +42,7 @@ from registry.models import (
     SourceCheck,
     SourceDelivery,
 )
+from registry.selectors.sources import source_references
 from registry.services.systems import _audit
 from registry.signals import data_quality_failed
 from registry.source_validation import (
@@ -399,14 +400,6 @@ def reference_profile_from_window(
     return references
 
 
-def current_references(source: DataSource) -> dict[str, ReferenceProfile]:
-    """The newest reference version of each field of a source."""
-    references: dict[str, ReferenceProfile] = {}
-    for ref in ReferenceProfile.objects.filter(source=source).order_by("field", "-version"):
-        references.setdefault(ref.field, ref)
-    return references
-
-
 # --- Evaluation ---------------------------------------------------------------------------
 
 
@@ -639,7 +632,7 @@ def _field_checks(source: DataSource) -> tuple[list[Outcome], SourceDelivery | N
             _no_profile(QualityCheck.DRIFT),
         ], None
     profiles = list(delivery.fields.order_by("field"))
-    drift = _drift(source, profiles, current_references(source))
+    drift = _drift(source, profiles, source_references(source))
     by_field = {row["field"]: row for row in drift.fields}
     for profile in profiles:
         row = by_field.get(profile.field)

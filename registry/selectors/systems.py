@@ -1,4 +1,4 @@
-"""Reads of the registry used by pages, the API and tasks."""
+"""Reads about systems: versions, metric specs, daily values, series, chart configs, tokens."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The registry's REST API: systems, versions, metric specs, ingestion, series, tokens.
+"""The registry's REST API about systems: versions, metric specs, ingestion, series, tokens.
 
 Serializers validate shapes; every write calls a service in registry/services.py.
 The ingestion contract is in docs/api.md.
