@@ -2,7 +2,7 @@
 
 import factory
 
-from registry.models import AISystem, MetricSpec, ModelVersion, content_hash
+from registry.models import AISystem, DataSource, MetricSpec, ModelVersion, content_hash
 
 
 class AISystemFactory(factory.django.DjangoModelFactory):
@@ -56,3 +56,14 @@ def loan_classifier():
     )
     ModelVersionFactory(system=system, version="2.1.0")
     return system
+
+
+class DataSourceFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = DataSource
+
+    slug = factory.Sequence(lambda n: f"source-{n}")
+    name = factory.Sequence(lambda n: f"Source {n}")
+    kind = "crm"
+    expected_interval_seconds = 3600
+    expected_schema = factory.LazyFunction(lambda: {"amount": "float", "channel": "string"})
