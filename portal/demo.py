@@ -18,6 +18,7 @@ from django.utils import timezone
 from core.roles import Role
 from governance import services as governance
 from governance.services import escalations
+from portal.demo_quality import demo_sources_load
 from registry.models import AISystem, MetricSpec, ModelVersion, content_hash
 from registry.rollups import hour_start
 from registry.validation import ValidPoint
@@ -358,6 +359,7 @@ def demo_load() -> list[DemoUser]:
     demo_registry_load()
     demo_governance_load()
     demo_changes_and_escalations_load()
+    demo_sources_load()
     return users
 
 

@@ -1,6 +1,6 @@
 """The registry in the Django admin: read-only except connector configuration.
 
-Systems, versions, metric specs and tokens change only through the services
+Systems, versions, metric specs, tokens and data sources change only through the services
 (API and pages), which validate and audit every change; the admin shows them.
 """
 
@@ -9,10 +9,15 @@ from django.contrib import admin
 from registry.models import (
     AISystem,
     ApiToken,
+    DataSource,
+    IntegrationRun,
     MetricSource,
     MetricSpec,
     ModelVersion,
     PullRun,
+    ReferenceProfile,
+    SourceCheck,
+    SourceDelivery,
 )
 
 
@@ -53,9 +58,18 @@ class MetricSpecAdmin(ReadOnlyAdmin):
 
 @admin.register(ApiToken)
 class ApiTokenAdmin(ReadOnlyAdmin):
-    list_display = ["name", "kind", "prefix", "system", "user", "last_used_at", "revoked_at"]
+    list_display = [
+        "name",
+        "kind",
+        "prefix",
+        "system",
+        "data_source",
+        "user",
+        "last_used_at",
+        "revoked_at",
+    ]
     list_filter = ["kind"]
-    list_select_related = ["system", "user"]
+    list_select_related = ["system", "data_source", "user"]
     exclude = ["token_hash"]
 
 
@@ -72,4 +86,40 @@ class MetricSourceAdmin(admin.ModelAdmin):
 class PullRunAdmin(ReadOnlyAdmin):
     list_display = ["source", "started_at", "ok", "duration_ms", "points", "error"]
     list_filter = ["ok"]
+    list_select_related = ["source"]
+
+
+@admin.register(DataSource)
+class DataSourceAdmin(ReadOnlyAdmin):
+    """Sources change on the data-quality pages and the API, which audit every change."""
+
+    list_display = ["slug", "name", "kind", "owner", "expected_interval_seconds"]
+    list_filter = ["kind"]
+    list_select_related = ["owner"]
+    search_fields = ["slug", "name"]
+
+
+@admin.register(SourceDelivery)
+class SourceDeliveryAdmin(ReadOnlyAdmin):
+    list_display = ["source", "at", "rows", "drift_max", "missing_max", "received_at"]
+    list_select_related = ["source"]
+    date_hierarchy = "at"
+
+
+@admin.register(IntegrationRun)
+class IntegrationRunAdmin(ReadOnlyAdmin):
+    list_display = ["source", "at", "passed", "failed"]
+    list_select_related = ["source"]
+
+
+@admin.register(ReferenceProfile)
+class ReferenceProfileAdmin(ReadOnlyAdmin):
+    list_display = ["source", "field", "version", "origin", "rows", "created_at"]
+    list_select_related = ["source"]
+
+
+@admin.register(SourceCheck)
+class SourceCheckAdmin(ReadOnlyAdmin):
+    list_display = ["source", "kind", "status", "value", "since", "evaluated_at"]
+    list_filter = ["kind", "status"]
     list_select_related = ["source"]

@@ -1,6 +1,6 @@
 """A real Celery worker, consuming from Redis, runs the portal's tasks.
 
-The worker runs in a thread of the test process (celery.contrib.testing), with
+The worker (tests/integration/conftest.py) runs in a thread of the test process, with
 the broker and result backend on Redis and the database on PostgreSQL.
 """
 
@@ -10,7 +10,6 @@ import time
 
 import pytest
 import redis
-from celery.contrib.testing.worker import start_worker
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
@@ -26,21 +25,6 @@ pytestmark = [pytest.mark.redis, pytest.mark.postgres, pytest.mark.django_db(tra
 def user_exists(pk: int) -> bool:
     """Report whether the row exists as the worker sees it (i.e. was committed)."""
     return get_user_model().objects.filter(pk=pk).exists()
-
-
-@pytest.fixture
-def worker():
-    import celery.contrib.testing.tasks  # noqa: F401 - registers celery.ping for the ping check
-
-    eager = app.conf.task_always_eager
-    app.conf.task_always_eager = False
-    client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
-    client.flushdb()  # no message of an earlier run may be consumed here
-    try:
-        with start_worker(app, pool="solo", concurrency=1, perform_ping_check=True) as running:
-            yield running
-    finally:
-        app.conf.task_always_eager = eager
 
 
 def test_a_task_round_trips_through_redis(worker):

@@ -17,7 +17,18 @@ from governance.models import (
 )
 from governance.selectors import ownership_status
 from portal.demo import DEMO_METRICS, DEMO_SYSTEMS, DEMO_USERS
-from registry.models import AISystem, MetricPoint, MetricRollup, MetricSpec, ModelVersion
+from registry.models import (
+    AISystem,
+    DataSource,
+    FieldProfile,
+    MetricPoint,
+    MetricRollup,
+    MetricSpec,
+    ModelVersion,
+    ReferenceProfile,
+    SourceCheck,
+    SourceDelivery,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -112,5 +123,38 @@ def test_the_demo_has_a_signed_owner_and_work_waiting_for_the_owner_and_the_lead
 def test_the_demo_has_a_change_request_to_review_and_an_open_escalation():
     call_command("load_demo")
     assert ChangeRequest.objects.get().state == "submitted"
-    escalation = Escalation.objects.get()
+    escalation = Escalation.objects.get(source="pipeline_report")
     assert (escalation.state, escalation.assignee.username) == ("open", "owner")
+
+
+def test_the_demo_sources_show_healthy_drifting_warning_and_stale_sources():
+    call_command("load_demo")
+    status = {
+        (check.source.slug, check.kind): check.status
+        for check in SourceCheck.objects.select_related("source")
+    }
+    assert status["core-banking-crm", "drift"] == "ok"
+    assert status["core-banking-crm", "uptime"] == "ok"
+    assert status["loan-origination-erp", "integration"] == "ok"
+    assert status["carrier-tracking-api", "drift"] == "fail"
+    assert status["contract-repository", "schema"] == "warn"
+    assert status["contract-repository", "completeness"] == "warn"
+    assert status["branch-scanner-feed", "freshness"] == "fail"
+    # Each failing source escalated to the systems it feeds, once.
+    assert sorted(
+        Escalation.objects.filter(source="data_quality").values_list("system__slug", "dedup_key")
+    ) == [
+        ("loan-document-classifier", "data_quality:branch-scanner-feed:freshness"),
+        ("logistics-eta-predictor", "data_quality:carrier-tracking-api:drift"),
+    ]
+
+
+@time_machine.travel(datetime(2026, 11, 25, 12, 30, tzinfo=UTC), tick=False)
+def test_loading_the_demo_sources_twice_adds_nothing():
+    call_command("load_demo")
+    counts = (SourceDelivery.objects.count(), FieldProfile.objects.count())
+    references = ReferenceProfile.objects.count()
+    call_command("load_demo")
+    assert (SourceDelivery.objects.count(), FieldProfile.objects.count()) == counts
+    assert ReferenceProfile.objects.count() == references
+    assert DataSource.objects.count() == 5

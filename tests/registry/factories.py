@@ -61,9 +61,15 @@ def loan_classifier():
 class DataSourceFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = DataSource
+        skip_postgeneration_save = True
 
     slug = factory.Sequence(lambda n: f"source-{n}")
     name = factory.Sequence(lambda n: f"Source {n}")
     kind = "crm"
     expected_interval_seconds = 3600
     expected_schema = factory.LazyFunction(lambda: {"amount": "float", "channel": "string"})
+
+    @factory.post_generation
+    def systems(self, create, extracted, **kwargs):
+        if create and extracted:
+            self.systems.set(extracted)

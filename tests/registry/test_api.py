@@ -17,7 +17,12 @@ from registry.models import AISystem, ApiToken, MetricSpec, ModelVersion, conten
 from registry.services import api_token_create
 from registry.validation import ValidPoint
 from registry.writer import store_points
-from tests.registry.factories import AISystemFactory, MetricSpecFactory, ModelVersionFactory
+from tests.registry.factories import (
+    AISystemFactory,
+    DataSourceFactory,
+    MetricSpecFactory,
+    ModelVersionFactory,
+)
 
 pytestmark = pytest.mark.django_db
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
@@ -442,11 +447,24 @@ def test_the_command_prints_a_working_token(client, owner):
     assert call(client, "get", "systems/s/", token=out.getvalue().strip()).status_code == 200
 
 
+def test_the_command_prints_a_token_that_reaches_only_its_source(client):
+    DataSourceFactory(slug="crm")
+    DataSourceFactory(slug="erp")
+    out = StringIO()
+    call_command("create_token", "--source", "crm", "--name", "crm-etl", stdout=out)
+    secret = out.getvalue().strip()
+    assert call(client, "get", "sources/crm/", token=secret).status_code == 200
+    assert call(client, "get", "sources/erp/", token=secret).status_code == 404
+    assert ApiToken.objects.get().kind == "source"
+
+
 def test_the_command_refuses_an_unknown_system_or_user():
     with pytest.raises(CommandError, match="No AI system"):
         call_command("create_token", "--system", "nope")
     with pytest.raises(CommandError, match="No user"):
         call_command("create_token", "--user", "nobody")
+    with pytest.raises(CommandError, match="No data source"):
+        call_command("create_token", "--source", "nope")
     assert not ApiToken.objects.exists()
 
 

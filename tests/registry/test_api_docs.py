@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from registry.services import api_token_create
-from tests.registry.factories import loan_classifier
+from tests.registry.factories import DataSourceFactory, loan_classifier
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "api.md"
 BLOCK = re.compile(r"```(sh|python)\n(.*?)```", re.DOTALL)
@@ -27,6 +27,7 @@ def test_the_page_has_curl_and_python_examples():
 @pytest.mark.django_db(transaction=True)
 def test_every_example_runs_against_a_live_server(live_server, tmp_path):
     system = loan_classifier()
+    DataSourceFactory(slug="loan-applications", systems=[system])
     token = api_token_create(by=None, name="docs", system=system)[1]
     env = {**os.environ, "PORTAL_URL": live_server.url, "PORTAL_TOKEN": token}
 
@@ -54,3 +55,7 @@ def test_every_example_runs_against_a_live_server(live_server, tmp_path):
     assert '"content_hash"' in outputs[4]
     assert '"deployable":false' in outputs[5]
     assert '"state":"open"' in outputs[6]
+    assert outputs[7].strip() == '{"accepted":1,"duplicates":0}'
+    assert "{'accepted': 2, 'duplicates': 0}" in outputs[8]
+    assert outputs[9].strip() == '{"accepted":1,"duplicates":0}'
+    assert '"integration":{"status":"ok"' in outputs[10].replace(" ", "")
