@@ -55,7 +55,10 @@ def data_sources_filtered(
     if query:
         sources = sources.filter(Q(name__icontains=query) | Q(slug__icontains=query))
     if status == CheckStatus.OK:
-        sources = sources.exclude(checks__status__in=[s for s in CheckStatus if s != "ok"])
+        # Evaluated, and no check in any other status.
+        sources = sources.filter(checks__isnull=False).exclude(
+            checks__status__in=[s for s in CheckStatus if s != CheckStatus.OK]
+        )
     elif status in CheckStatus.values:
         sources = sources.filter(checks__status=status)
     return sources.distinct().order_by("name")

@@ -52,6 +52,19 @@ def test_the_project_schedules_are_created_by_a_migration():
 
 
 @pytest.mark.django_db
+def test_every_scheduled_task_exists_and_the_data_quality_sweeps_are_scheduled():
+    app.loader.import_default_modules()
+    schedules = {
+        task.name: task for task in PeriodicTask.objects.exclude(name="celery.backend_cleanup")
+    }
+    for name, task in schedules.items():
+        assert task.task in app.tasks, name
+    freshness = schedules["registry.tasks.sweep_source_freshness"]
+    assert (freshness.interval.every, freshness.queue) == (60, "ingest")
+    assert schedules["registry.tasks.evaluate_all_sources"].interval.every == 3600
+
+
+@pytest.mark.django_db
 def test_the_heartbeat_task_records_the_worker_once_per_worker():
     from portal.models import WorkerHeartbeat
 
