@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Max, Sum
 from django.utils import timezone
 from kombu.exceptions import OperationalError
@@ -42,6 +42,7 @@ from registry.models import (
     SourceCheck,
     SourceDelivery,
 )
+from registry.permissions import READ_ROLES, has_any_role
 from registry.selectors.sources import source_references
 from registry.services.systems import _audit
 from registry.signals import data_quality_failed
@@ -89,6 +90,11 @@ def _check_source_fields(fields: dict[str, Any]) -> None:
     for name, value in fields.items():
         if name in LEVEL_DEFAULTS and (value is None or value < 0):
             raise ApplicationError("A level is a number of at least 0.", field=name)
+    owner = fields.get("owner")
+    if owner is not None and not (owner.is_active and has_any_role(owner, READ_ROLES)):
+        raise ApplicationError(
+            "The owner must be an active person with a role in the portal.", field="owner"
+        )
 
 
 def _check_levels(source: DataSource) -> None:
@@ -126,7 +132,13 @@ def data_source_create(
             raise ApplicationError(f"A data source with slug {slug!r} exists.", field="slug")
         source = DataSource(slug=slug, **fields)
         _check_levels(source)
-        source.save()
+        try:
+            with transaction.atomic():
+                source.save()
+        except IntegrityError:  # the same slug registered a moment ago
+            raise ApplicationError(
+                f"A data source with slug {slug!r} exists.", field="slug"
+            ) from None
         systems = list(systems)
         source.systems.set(systems)
         _audit(
@@ -245,6 +257,9 @@ def profile_batch_record(*, source: DataSource, body: Any, by) -> PushResult:
     at, rows, fields = cleaned
     with transaction.atomic():
         delivery, _created = _delivery_upsert(source, at, rows, now)
+        # Two pushes for one delivery at once: the row lock lets the second see the first's
+        # fields as duplicates instead of failing on the unique key.
+        delivery = SourceDelivery.objects.select_for_update().get(pk=delivery.pk)
         existing = set(delivery.fields.values_list("field", flat=True))
         new = [_field_profile(delivery, field) for field in fields if field.name not in existing]
         FieldProfile.objects.bulk_create(new)
