@@ -72,8 +72,8 @@ class DataSourceSerializer(serializers.ModelSerializer):
     systems = serializers.SlugRelatedField(
         slug_field="slug", queryset=AISystem.objects.all(), many=True, required=False
     )
-    expected_schema = serializers.DictField(
-        child=serializers.CharField(max_length=40), required=False
+    expected_schema = serializers.JSONField(
+        required=False, help_text='Field names and type names, e.g. {"amount": "float"}.'
     )
     checks = serializers.SerializerMethodField()
     custom_levels = serializers.SerializerMethodField()
@@ -117,6 +117,16 @@ class DataSourceSerializer(serializers.ModelSerializer):
             name: {"default": default, "value": value}
             for name, (default, value) in source.custom_levels.items()
         }
+
+    def validate_expected_schema(self, value):
+        if not isinstance(value, dict) or not all(
+            isinstance(name, str) and isinstance(kind, str) and 0 < len(kind) <= 40
+            for name, kind in value.items()
+        ):
+            raise serializers.ValidationError(
+                'must map field names to type names, e.g. {"amount": "float"}'
+            )
+        return value
 
     def validate(self, attrs):
         for name in LEVEL_DEFAULTS:
@@ -208,6 +218,21 @@ class DataSourceViewSet(
                 return sources.filter(pk=token_source.pk)
             return sources.filter(systems=perms.pipeline_system_id(user))
         return sources
+
+    def create(self, request, *args, **kwargs):
+        # Permission before validation: a viewer learns nothing from a 400.
+        _require(
+            perms.can_manage_sources(request.user),
+            "Only operations directors and system owners register data sources.",
+        )
+        return super().create(request, *args, **kwargs)
+
+    def update(self, request, *args, **kwargs):
+        _require(
+            perms.can_edit_source(request.user, self.get_object()),
+            "Only operations directors, system owners and the source's owner may.",
+        )
+        return super().update(request, *args, **kwargs)
 
     def get_object(self):
         source = super().get_object()

@@ -129,7 +129,7 @@ def dashboard_rows(sources: list[DataSource], *, now: datetime | None = None) ->
 
 def dashboard_summary() -> dict[str, int]:
     """How many sources are failing, warning, unjudged and healthy (each by its worst check)."""
-    per_source = (
+    per_source = list(
         SourceCheck.objects.filter(kind__in=GRID_CHECKS)
         .values("source_id")
         .annotate(
@@ -146,6 +146,8 @@ def dashboard_summary() -> dict[str, int]:
             summary["warn"] += 1
         elif item["unjudged"]:
             summary["insufficient_data"] += 1
+    # A source never evaluated has no check row at all: unjudged, never healthy.
+    summary["insufficient_data"] += summary["total"] - len(per_source)
     summary["ok"] = summary["total"] - summary["fail"] - summary["warn"]
     summary["ok"] -= summary["insufficient_data"]
     return summary

@@ -55,6 +55,7 @@ from registry.source_validation import (
     validate_profile_batch,
     validate_reference,
 )
+from registry.validation import FUTURE_TOLERANCE
 
 logger = logging.getLogger(__name__)
 
@@ -364,8 +365,8 @@ def reference_profile_from_window(
     """New reference versions summed from the field profiles of deliveries in [start, end).
 
     A numeric field's histograms are summed when they share the bins of the
-    window's latest one (others are left out, and the count of those left out
-    is audited); categories are summed.
+    window's latest one (histograms on other bins are left out); categories are
+    summed.
     """
     if start >= end:
         raise ApplicationError("The window's start must be before its end.", field="start")
@@ -468,7 +469,10 @@ def _volume(source: DataSource) -> Outcome:
 
 def _integration(source: DataSource, now: datetime) -> Outcome:
     totals = IntegrationRun.objects.filter(
-        source=source, at__gt=now - timedelta(days=WINDOW_DAYS), at__lte=now
+        # Pushes may be stamped up to FUTURE_TOLERANCE ahead; their own evaluation counts them.
+        source=source,
+        at__gt=now - timedelta(days=WINDOW_DAYS),
+        at__lte=now + FUTURE_TOLERANCE,
     ).aggregate(passed=Sum("passed"), failed=Sum("failed"))
     result = quality.integration_check(
         passed=totals["passed"] or 0, failed=totals["failed"] or 0, window_days=WINDOW_DAYS
@@ -518,7 +522,11 @@ def _completeness(source: DataSource, profiles: list[FieldProfile]) -> Outcome:
 
 
 def _schema(source: DataSource, profiles: list[FieldProfile]) -> Outcome:
-    observed = {profile.field: profile.observed_type for profile in profiles}
+    # A field pushed without its type has an unknown type, not a new one: no retype.
+    observed = {
+        profile.field: profile.observed_type or source.expected_schema.get(profile.field, "")
+        for profile in profiles
+    }
     diff = quality.schema_diff(expected=source.expected_schema, observed=observed)
     rows = (
         [
@@ -705,7 +713,11 @@ def _store_outcomes(source: DataSource, outcomes: list[Outcome], now: datetime) 
             row = SourceCheck(source=source, kind=outcome.check, since=now)
         elif row.status != result.status:
             row.since = now
-        was_failing = row.status == CheckStatus.FAIL
+        # "Never delivered" was a fail that raised nothing; a first delivery that is
+        # already stale is then a new failure, not a repeat.
+        was_failing = row.status == CheckStatus.FAIL and not (
+            row.kind == QualityCheck.FRESHNESS and row.value is None
+        )
         row.status, row.value, row.detail = result.status, result.value, result.detail
         row.fields, row.evaluated_at = outcome.fields, now
         row.save()

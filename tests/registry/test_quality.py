@@ -6,6 +6,7 @@ import pytest
 
 from registry.quality import (
     Check,
+    Ratio,
     SchemaDiff,
     binned_std,
     binned_wasserstein,
@@ -15,13 +16,17 @@ from registry.quality import (
     error_rate,
     error_rate_ok,
     freshness,
+    integration_check,
     normalised_wasserstein,
     psi,
+    schema_check,
     schema_diff,
     uptime,
+    uptime_check,
     uptime_ok,
     volume_band,
     volume_check,
+    worst,
 )
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
@@ -498,3 +503,114 @@ def test_a_source_without_integration_checks_has_no_rate_and_does_not_pass():
 def test_error_rate_rejects_negative_counts():
     with pytest.raises(ValueError, match="must not be negative"):
         error_rate(passed=-1, failed=0)
+
+
+# Folding and the wrapping checks ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("statuses", "expected"),
+    [
+        (["ok", "warn", "fail", "insufficient_data"], "fail"),
+        (["insufficient_data", "warn", "ok"], "warn"),
+        (["ok", "insufficient_data", "ok"], "insufficient_data"),  # unjudged beats passing
+        (["ok", "ok"], "ok"),
+        (["fail"], "fail"),
+    ],
+)
+def test_worst_ranks_fail_over_warn_over_insufficient_data_over_ok(statuses, expected):
+    assert worst(statuses) == expected
+    assert worst(reversed(statuses)) == expected  # order does not matter, generators welcome
+
+
+def test_the_worst_of_no_status_is_insufficient_data():
+    assert worst([]) == "insufficient_data"
+    assert worst(s for s in ()) == "insufficient_data"
+
+
+def test_a_removed_field_fails_the_schema_check_and_counts_as_one_change():
+    diff = schema_diff(expected={"id": "int", "amount": "float"}, observed={"id": "int"})
+    check = schema_check(diff, expected_fields=2)
+    assert (check.status, check.value) == ("fail", 1.0)
+    assert check.detail == (
+        "schema: removed amount; removed or retyped fields fail, added ones warn"
+    )
+
+
+def test_a_retyped_field_fails_the_schema_check():
+    diff = schema_diff(expected={"id": "int"}, observed={"id": "str"})
+    check = schema_check(diff, expected_fields=1)
+    assert (check.status, check.value) == ("fail", 1.0)
+    assert "retyped id (int -> str)" in check.detail
+
+
+def test_added_fields_only_warn_and_each_counts_as_a_change():
+    diff = schema_diff(expected={"id": "int"}, observed={"id": "int", "zip": "str", "cc": "str"})
+    check = schema_check(diff, expected_fields=1)
+    assert (check.status, check.value) == ("warn", 2.0)
+    assert "added cc, zip" in check.detail
+
+
+def test_every_kind_of_change_together_fails_with_their_total():
+    diff = schema_diff(
+        expected={"id": "int", "name": "str", "gone": "str"},
+        observed={"id": "str", "name": "str", "new": "int"},
+    )
+    check = schema_check(diff, expected_fields=3)
+    assert (check.status, check.value) == ("fail", 3.0)
+    assert check.detail.startswith("schema: removed gone; retyped id (int -> str); added new;")
+
+
+def test_an_unchanged_schema_is_ok_with_no_change():
+    diff = schema_diff(expected={"id": "int", "name": "str"}, observed={"name": "str", "id": "int"})
+    check = schema_check(diff, expected_fields=2)
+    assert (check.status, check.value) == ("ok", 0.0)
+    assert "all 2 expected fields as expected" in check.detail
+
+
+def test_no_expected_schema_is_insufficient_data_even_with_fields_observed():
+    diff = schema_diff(expected={}, observed={"id": "int"})
+    check = schema_check(diff, expected_fields=0)
+    assert (check.status, check.value) == ("insufficient_data", None)
+    assert "no expected schema" in check.detail
+
+
+def test_an_integration_error_rate_of_0_99_percent_is_ok():
+    check = integration_check(passed=9901, failed=99, window_days=30)  # 99 / 10000
+    assert (check.status, check.value) == ("ok", 0.0099)
+    assert check.detail == (
+        "integration: 99 failed of 10000 checks (0.99%) in the last 30 days; must be below 1%"
+    )
+
+
+def test_an_integration_error_rate_of_exactly_1_percent_fails():
+    check = integration_check(passed=9900, failed=100, window_days=30)  # 100 / 10000
+    assert (check.status, check.value) == ("fail", 0.01)
+
+
+def test_no_integration_run_is_insufficient_data():
+    check = integration_check(passed=0, failed=0, window_days=30)
+    assert (check.status, check.value) == ("insufficient_data", None)
+    assert "no test run in the last 30 days" in check.detail
+
+
+def test_uptime_of_exactly_99_5_percent_fails_since_it_must_be_strictly_above():
+    deliveries = hourly_deliveries(1000, missing=set(range(5)))  # 995 / 1000
+    ratio = uptime(deliveries=deliveries, start=T0, end=T0 + 1000 * HOUR, interval=HOUR)
+    check = uptime_check(ratio, window_days=30)
+    assert (check.status, check.value) == ("fail", 0.995)
+    assert check.detail == (
+        "uptime: 995 of 1000 expected intervals had a delivery (99.50%) over the last 30 days; "
+        "must be above 99.5%"
+    )
+
+
+def test_uptime_of_99_51_percent_is_ok():
+    check = uptime_check(Ratio(9951, 10000, 0.9951), window_days=30)
+    assert (check.status, check.value) == ("ok", 0.9951)
+
+
+def test_uptime_without_a_whole_interval_is_insufficient_data():
+    check = uptime_check(Ratio(0, 0, None), window_days=30)
+    assert (check.status, check.value) == ("insufficient_data", None)
+    assert "no whole delivery interval" in check.detail
