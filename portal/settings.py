@@ -298,6 +298,9 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "ChangeKindEnum": "governance.choices.ChangeKind",
         "DataSourceKindEnum": "registry.choices.DataSourceKind",
+        "DeploymentStateEnum": "rollout.api.DEPLOYMENT_STATES",
+        "ChangeStateEnum": "governance.choices.ChangeState",
+        "EscalationStateEnum": "governance.choices.EscalationState",
     },
 }
 

@@ -7,3 +7,7 @@ class RolloutConfig(AppConfig):
 
     name = "rollout"
     verbose_name = _("Rollout")
+
+    def ready(self) -> None:
+        """Connect the receivers (a candidate's batch triggers its checkpoint)."""
+        from rollout import receivers  # noqa: F401

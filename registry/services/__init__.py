@@ -19,6 +19,7 @@ from registry.services.sources import (
 from registry.services.systems import (
     TOKEN_PREFIX,
     ai_system_create,
+    ai_system_stage_set,
     ai_system_update,
     api_token_authenticate,
     api_token_create,
@@ -26,6 +27,7 @@ from registry.services.systems import (
     metric_batch_ingest,
     metric_spec_create,
     metric_spec_update,
+    model_version_deploy,
     model_version_register,
     model_version_update,
 )
@@ -33,6 +35,7 @@ from registry.services.systems import (
 __all__ = [
     "TOKEN_PREFIX",
     "ai_system_create",
+    "ai_system_stage_set",
     "ai_system_update",
     "api_token_authenticate",
     "api_token_create",
@@ -47,6 +50,7 @@ __all__ = [
     "metric_batch_ingest",
     "metric_spec_create",
     "metric_spec_update",
+    "model_version_deploy",
     "model_version_register",
     "model_version_update",
     "profile_batch_record",

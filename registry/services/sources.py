@@ -448,7 +448,11 @@ def _uptime(source: DataSource, now: datetime) -> Outcome:
         end=now,
         interval=timedelta(seconds=source.expected_interval_seconds),
     )
-    return Outcome(QualityCheck.UPTIME, quality.uptime_check(ratio, window_days=WINDOW_DAYS), [])
+    # The counts travel with the verdict: readiness indicator 1 reads them.
+    counts = [{"up": ratio.numerator, "expected": ratio.denominator}]
+    return Outcome(
+        QualityCheck.UPTIME, quality.uptime_check(ratio, window_days=WINDOW_DAYS), counts
+    )
 
 
 def _volume(source: DataSource) -> Outcome:
@@ -474,10 +478,10 @@ def _integration(source: DataSource, now: datetime) -> Outcome:
         at__gt=now - timedelta(days=WINDOW_DAYS),
         at__lte=now + FUTURE_TOLERANCE,
     ).aggregate(passed=Sum("passed"), failed=Sum("failed"))
-    result = quality.integration_check(
-        passed=totals["passed"] or 0, failed=totals["failed"] or 0, window_days=WINDOW_DAYS
-    )
-    return Outcome(QualityCheck.INTEGRATION, result, [])
+    passed, failed = totals["passed"] or 0, totals["failed"] or 0
+    result = quality.integration_check(passed=passed, failed=failed, window_days=WINDOW_DAYS)
+    # The counts travel with the verdict: readiness indicator 3 reads them.
+    return Outcome(QualityCheck.INTEGRATION, result, [{"passed": passed, "failed": failed}])
 
 
 def _no_profile(check: str) -> Outcome:

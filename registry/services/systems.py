@@ -65,6 +65,28 @@ def ai_system_update(*, system: AISystem, by, **changes: Any) -> AISystem:
     return locked
 
 
+def ai_system_stage_set(*, system: AISystem, by, stage: str, reason: str = "") -> AISystem:
+    """Move a system to another stage; the rollout app checks the exit criteria before calling."""
+    if stage not in Stage.values:
+        raise ApplicationError(f"{stage!r} is not a stage.", field="stage")
+    with transaction.atomic():
+        locked = AISystem.objects.select_for_update().get(pk=system.pk)
+        before = locked.stage
+        if before == stage:
+            raise ApplicationError("The system is in that stage already.", status=409)
+        locked.stage = stage
+        locked.save(update_fields=["stage"])
+        _audit(
+            by,
+            "system.stage",
+            locked,
+            before={"stage": before},
+            after={"stage": stage},
+            reason=reason,
+        )
+    return locked
+
+
 # --- Model versions ---------------------------------------------------------------
 
 
@@ -123,6 +145,32 @@ def model_version_update(*, model_version: ModelVersion, by, **changes: Any) -> 
             locked,
             before={"content_hash": old_hash},
             after={"content_hash": locked.content_hash, **_jsonable(changes)},
+        )
+    return locked
+
+
+def model_version_deploy(*, model_version: ModelVersion, by, reason: str = "") -> ModelVersion:
+    """Make a version the system's deployed one (a completed rollout); the previous one retires."""
+    with transaction.atomic():
+        system = AISystem.objects.select_for_update().get(pk=model_version.system_id)
+        locked = ModelVersion.objects.select_for_update().get(pk=model_version.pk)
+        if locked.status == VersionStatus.RETIRED:
+            raise ApplicationError("A retired version cannot be deployed.", status=409)
+        previous = system.deployed_version
+        if previous is not None and previous.pk != locked.pk:
+            ModelVersion.objects.filter(pk=previous.pk).update(status=VersionStatus.RETIRED)
+        locked.status = VersionStatus.DEPLOYED
+        locked.deployed_at = timezone.now()
+        locked.save(update_fields=["status", "deployed_at"])
+        system.deployed_version = locked
+        system.save(update_fields=["deployed_version"])
+        _audit(
+            by,
+            "version.deploy",
+            locked,
+            before={"deployed": previous.version if previous else None},
+            after={"deployed": locked.version},
+            reason=reason,
         )
     return locked
 

@@ -1,0 +1,25 @@
+"""Celery tasks of the rollout app (queue "gates"): thin, idempotent, one service call each."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from rollout import services
+
+
+@shared_task(name="rollout.tasks.evaluate_checkpoints", ignore_result=True)
+def evaluate_checkpoints() -> int:
+    """Beat, every minute: judge the running cohort of every rollout."""
+    return services.rollouts_evaluate()
+
+
+@shared_task(name="rollout.tasks.evaluate_rollout", ignore_result=True)
+def evaluate_rollout(rollout_id: int) -> str:
+    """After a batch for a candidate version landed: judge its rollout now."""
+    return services.rollout_evaluate(rollout_id=rollout_id)
+
+
+@shared_task(name="rollout.tasks.evaluate_gates", ignore_result=True)
+def evaluate_gates() -> int:
+    """Beat, every five minutes: every system's exit criteria and readiness, today's snapshot."""
+    return services.gates_evaluate()
