@@ -19,6 +19,7 @@ from core.roles import Role
 from governance import services as governance
 from governance.services import escalations
 from portal.demo_quality import demo_sources_load
+from portal.demo_rollout import demo_rollout_load
 from registry.models import AISystem, MetricSpec, ModelVersion, content_hash
 from registry.rollups import hour_start
 from registry.validation import ValidPoint
@@ -100,6 +101,24 @@ DEMO_SYSTEMS = [
         "risk_tier": "medium",
         "stage": "evaluation_infrastructure",
         "versions": [("0.9.0", "candidate", 30)],
+    },
+    {
+        "slug": "card-fraud-screener",
+        "name": "Card fraud screener",
+        "purpose": "Scores card authorisations for fraud; high scores go to the fraud analysts.",
+        "business_unit": "Cards",
+        "risk_tier": "medium",
+        "stage": "staged_rollout",
+        "versions": [("2.3.0", "deployed", 60), ("2.4.0", "candidate", 3)],
+    },
+    {
+        "slug": "branch-queue-forecaster",
+        "name": "Branch queue forecaster",
+        "purpose": "Forecasts tomorrow's queue at each branch so managers can plan their rota.",
+        "business_unit": "Branch network",
+        "risk_tier": "low",
+        "stage": "production",
+        "versions": [("1.2.0", "deployed", 60)],
     },
     {
         "slug": "contract-reviewer",
@@ -285,12 +304,19 @@ DEMO_OWNERSHIP = {
         "Lending operations",
         False,
     ),
+    "card-fraud-screener": (
+        "Up to HKD 2m a year, cost centre 6230",
+        True,
+        "viewer",
+        "Cards",
+        True,
+    ),
 }
 
 
 @transaction.atomic
 def demo_governance_load() -> None:
-    """Owners for two systems: one signed and staffed, one waiting for its owner and lead."""
+    """Owners for three systems: two signed and staffed, one waiting for its owner and lead."""
     users = {
         user.username: user
         for user in get_user_model().objects.filter(
@@ -360,6 +386,7 @@ def demo_load() -> list[DemoUser]:
     demo_governance_load()
     demo_changes_and_escalations_load()
     demo_sources_load()
+    demo_rollout_load()
     return users
 
 

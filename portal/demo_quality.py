@@ -106,7 +106,7 @@ DEMO_SOURCES = [
         owner="owner",
         interval_hours=1,
         rows=48_000,
-        feeds=("customer-service-assistant",),
+        feeds=("customer-service-assistant", "card-fraud-screener"),
         schema={"balance_hkd": "float", "segment": "string", "channel": "string"},
         fields=(BALANCE, SEGMENT, CHANNEL),
     ),

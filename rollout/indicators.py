@@ -172,12 +172,13 @@ def integration_testing(sources: Sequence[SourceTests]) -> Indicator:
         for s in sources
     ]
     known = [r for r in rates if r is not None]
+    untested = [s.name for s in sources if s.rate is None]
     if not sources:
         value = "no data source registered"
-    elif known:
-        value = f"highest {max(known):.2%}"
+    elif untested:
+        value = "no integration run: " + ", ".join(untested)
     else:
-        value = "no integration run"
+        value = f"highest {max(known):.2%}"
     return Indicator(
         3, "integration_testing", met, value, "every source below 1%", "30 days", evidence
     )

@@ -205,13 +205,19 @@ def rollout_plan(
 
 
 def rollout_start(*, rollout: Rollout, by, now: datetime | None = None) -> Rollout:
-    """planned -> running: needs Stage 4 and a verdict that is not defer (conditional: a waiver)."""
+    """planned -> running: needs Stage 4 and a verdict that is not defer (conditional: a waiver).
+
+    A rehearsal routes no traffic, so it needs neither: it is how the rollback
+    drill of indicator 6 is run before Stage 4.
+    """
     _require_director(by, "start rollouts")
     now = now or timezone.now()
     with transaction.atomic():
         rollout = _locked(rollout)
         _require_state(rollout, {RolloutState.PLANNED}, "started")
         system = rollout.system
+        if rollout.is_rehearsal:
+            return _begin(rollout, by, now, verdict=None, waiver=None)
         if system.stage != Stage.STAGED_ROLLOUT:
             raise ApplicationError(
                 "The system is not in Stage 4 (staged rollout) yet.", status=409, code="stage"
@@ -234,21 +240,25 @@ def rollout_start(*, rollout: Rollout, by, now: datetime | None = None) -> Rollo
                     status=409,
                     code="waiver_required",
                 )
-        rollout.state = RolloutState.RUNNING
-        rollout.started_at = now
-        rollout.waiver = waiver
-        rollout.current_index = 0
-        rollout.save(update_fields=["state", "started_at", "waiver", "current_index"])
-        CohortStep.objects.filter(rollout=rollout, index=0).update(
-            state=StepState.OBSERVING, started_at=now
-        )
-        _audit(
-            by,
-            "rollout.start",
-            rollout,
-            before={"state": "planned"},
-            after={"state": "running", "verdict": verdict, "waiver": waiver.pk if waiver else None},
-        )
+        return _begin(rollout, by, now, verdict=verdict, waiver=waiver)
+
+
+def _begin(rollout: Rollout, by, now: datetime, *, verdict: str | None, waiver) -> Rollout:
+    rollout.state = RolloutState.RUNNING
+    rollout.started_at = now
+    rollout.waiver = waiver
+    rollout.current_index = 0
+    rollout.save(update_fields=["state", "started_at", "waiver", "current_index"])
+    CohortStep.objects.filter(rollout=rollout, index=0).update(
+        state=StepState.OBSERVING, started_at=now
+    )
+    _audit(
+        by,
+        "rollout.start",
+        rollout,
+        before={"state": "planned"},
+        after={"state": "running", "verdict": verdict, "waiver": waiver.pk if waiver else None},
+    )
     return rollout
 
 

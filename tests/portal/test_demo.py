@@ -29,6 +29,8 @@ from registry.models import (
     SourceCheck,
     SourceDelivery,
 )
+from rollout.models import Rollout
+from rollout.selectors import deployment_status, system_gates
 
 pytestmark = pytest.mark.django_db
 
@@ -122,7 +124,7 @@ def test_the_demo_has_a_signed_owner_and_work_waiting_for_the_owner_and_the_lead
 
 def test_the_demo_has_a_change_request_to_review_and_an_open_escalation():
     call_command("load_demo")
-    assert ChangeRequest.objects.get().state == "submitted"
+    assert ChangeRequest.objects.get(system__slug="customer-service-assistant").state == "submitted"
     escalation = Escalation.objects.get(source="pipeline_report")
     assert (escalation.state, escalation.assignee.username) == ("open", "owner")
 
@@ -158,3 +160,34 @@ def test_loading_the_demo_sources_twice_adds_nothing():
     assert (SourceDelivery.objects.count(), FieldProfile.objects.count()) == counts
     assert ReferenceProfile.objects.count() == references
     assert DataSource.objects.count() == 5
+
+
+def test_the_demo_has_every_stage_and_a_rollout_waiting_at_25_percent():
+    call_command("load_demo")
+    assert set(AISystem.objects.values_list("stage", flat=True)) == {
+        "operational_architecture",
+        "evaluation_infrastructure",
+        "ownership_governance",
+        "staged_rollout",
+        "production",
+    }
+    screener = AISystem.objects.get(slug="card-fraud-screener")
+    assert system_gates(screener)["verdict"] == "ready"
+    rollout = Rollout.objects.get(system=screener, is_rehearsal=False)
+    assert rollout.state == "running"
+    assert [(s.percent, s.state) for s in rollout.steps.order_by("index")] == [
+        (10, "approved"),
+        (25, "awaiting_approval"),
+        (50, "pending"),
+        (100, "pending"),
+    ]
+    body, _etag = deployment_status(screener)
+    assert (body["version"], body["previous_version"], body["cohort_percent"]) == (
+        "2.4.0",
+        "2.3.0",
+        25,
+    )
+    # The loan classifier's readiness page shows a mix of met and unmet indicators.
+    gates = system_gates(AISystem.objects.get(slug="loan-document-classifier"))
+    met = [indicator.met for indicator in gates["indicators"]]
+    assert any(met) and not all(met)
