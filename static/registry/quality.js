@@ -200,16 +200,23 @@
       nodes.forEach(drawNode);
       return;
     }
+    // Rows, not the plots, are watched: a wide grid scrolls sideways, and a plot out of
+    // horizontal view must still be drawn when its row comes into view.
     var observer = new window.IntersectionObserver(function (entries) {
       entries.forEach(function (entry) {
         if (entry.isIntersecting) {
           observer.unobserve(entry.target);
-          drawNode(entry.target);
+          entry.target.querySelectorAll("[data-sparkline]").forEach(drawNode);
         }
       });
-    }, {rootMargin: "200px"});
+    }, {rootMargin: "200px 0px"});
+    var rows = [];
     nodes.forEach(function (node) {
-      observer.observe(node);
+      var row = node.closest("tr") || node;
+      if (rows.indexOf(row) === -1) {
+        rows.push(row);
+        observer.observe(row);
+      }
     });
   }
 
