@@ -20,14 +20,22 @@ INSUFFICIENT_DATA = "insufficient_data"
 
 
 @dataclass(frozen=True)
+class Observed:
+    """A metric's points since the cohort began: how many, and their aggregate (None if none)."""
+
+    points: int
+    value: float | None
+
+
+@dataclass(frozen=True)
 class CheckpointMetric:
-    """One metric of a checkpoint: how to aggregate its points and the threshold to meet."""
+    """One metric of a checkpoint: what was observed, its aggregation and the threshold to meet."""
 
     key: str
     higher_is_better: bool
     threshold: float
     aggregation: str
-    values: Sequence[float]
+    observed: Observed
 
 
 @dataclass(frozen=True)
@@ -75,9 +83,14 @@ def aggregate(aggregation: str, values: Sequence[float]) -> float:
     raise ValueError(f"unknown aggregation {aggregation!r}")
 
 
+def observe(aggregation: str, values: Sequence[float]) -> Observed:
+    """Points folded by the metric's aggregation (the database folds most of them itself)."""
+    return Observed(len(values), aggregate(aggregation, values) if values else None)
+
+
 def metric_result(metric: CheckpointMetric, *, min_points: int) -> MetricResult:
     """One metric against its threshold; short of points is insufficient data."""
-    points = len(metric.values)
+    points = metric.observed.points
     comparison = ">=" if metric.higher_is_better else "<="
     if points < min_points:
         return MetricResult(
@@ -88,7 +101,9 @@ def metric_result(metric: CheckpointMetric, *, min_points: int) -> MetricResult:
             points,
             f"{metric.key}: {points} of {min_points} points needed",
         )
-    value = aggregate(metric.aggregation, metric.values)
+    value = metric.observed.value
+    if value is None:
+        raise ValueError(f"{metric.key}: {points} points but no aggregate")
     meets = value >= metric.threshold if metric.higher_is_better else value <= metric.threshold
     return MetricResult(
         metric.key,

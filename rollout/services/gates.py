@@ -187,6 +187,13 @@ def alert_test_send(*, system: AISystem, by) -> Escalation:
     Refused while an earlier test alert still waits to be acknowledged.
     """
     _require_steward(by, "send test alerts")
+    with transaction.atomic():
+        # The system's row lock: two sends at once must not open two test alerts.
+        AISystem.objects.select_for_update().get(pk=system.pk)
+        return _alert_test_open(system, by)
+
+
+def _alert_test_open(system: AISystem, by) -> Escalation:
     waiting = Escalation.objects.filter(
         system=system, is_test=True, state=EscalationState.OPEN
     ).first()

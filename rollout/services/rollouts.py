@@ -8,12 +8,12 @@ sees the first's result and is refused (409) or counted, never both applied.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from datetime import datetime, timedelta
 from itertools import pairwise
 
 from django.core.cache import cache
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Avg, Count, Max, Min, Q, Sum
 from django.utils import timezone
 
 from core.errors import ApplicationError
@@ -27,7 +27,7 @@ from registry.models import AISystem, MetricPoint, MetricSpec, ModelVersion
 from registry.services import model_version_deploy
 from rollout import indicators as ind
 from rollout.checkpoints import CheckpointMetric as MetricInput
-from rollout.checkpoints import checkpoint_verdict
+from rollout.checkpoints import Observed, checkpoint_verdict, observe
 from rollout.choices import CheckpointStatus, RolloutState, StepState
 from rollout.criteria import readiness, waiver_covers
 from rollout.models import (
@@ -160,13 +160,14 @@ def rollout_plan(
         raise ApplicationError("A checkpoint metric belongs to another system.", field="metrics")
     now = timezone.now()
     with transaction.atomic():
-        AISystem.objects.select_for_update().get(pk=system.pk)
+        locked = AISystem.objects.select_for_update().get(pk=system.pk)
         try:
             with transaction.atomic():
                 rollout = Rollout.objects.create(
                     system=system,
                     candidate=candidate,
-                    previous=system.deployed_version,
+                    # From the locked row: the caller's copy may predate a completed rollout.
+                    previous=locked.deployed_version,
                     change_request=change,
                     is_rehearsal=is_rehearsal,
                     cohorts=cohorts,
@@ -240,7 +241,19 @@ def rollout_start(*, rollout: Rollout, by, now: datetime | None = None) -> Rollo
                     status=409,
                     code="waiver_required",
                 )
+        _require_deployable(rollout)
         return _begin(rollout, by, now, verdict=verdict, waiver=waiver)
+
+
+def _require_deployable(rollout: Rollout) -> None:
+    """The candidate must still be what an approved change request approved (its hash)."""
+    deployable = version_deployable(system=rollout.system, model_version=rollout.candidate)
+    if not deployable["deployable"]:
+        raise ApplicationError(
+            "The candidate is no longer deployable: " + " ".join(deployable["reasons"]),
+            status=409,
+            code="not_deployable",
+        )
 
 
 def _begin(rollout: Rollout, by, now: datetime, *, verdict: str | None, waiver) -> Rollout:
@@ -265,27 +278,95 @@ def _begin(rollout: Rollout, by, now: datetime, *, verdict: str | None, waiver) 
 # --- Checkpoints -----------------------------------------------------------------------------
 
 
-def _candidate_values(rollout: Rollout, metrics: list[CheckpointMetric], since: datetime) -> dict:
-    """The candidate version's points of each checkpoint metric since `since`, oldest first."""
-    values: dict[int, list[float]] = defaultdict(list)
-    rows = (
-        MetricPoint.objects.filter(
-            metric_id__in=[m.metric_id for m in metrics],
-            at__gte=since,
-            version_key=rollout.candidate_id,
-        )
-        .order_by("at")
-        .values_list("metric_id", "value")
-    )
-    for metric_id, value in rows:
-        values[metric_id].append(value)
-    return values
+# Aggregations PostgreSQL (or SQLite) folds in the query; p95 and "last" need the points.
+_SQL_AGGREGATES = {"mean": Avg, "min": Min, "max": Max, "sum": Sum}
 
 
-def checkpoint_snapshot(rollout: Rollout, step: CohortStep) -> dict:
-    """The checkpoint's verdict over the candidate's points since the cohort began."""
-    metrics = list(rollout.checkpoint_metrics.select_related("metric"))
-    values = _candidate_values(rollout, metrics, step.started_at)
+def _observed(rollout: Rollout, metrics: list[CheckpointMetric], since: datetime) -> dict:
+    """Each checkpoint metric's candidate points since `since`, folded: {metric_id: Observed}.
+
+    One aggregate query for the metrics the database can fold, and a read of the
+    points only for p95 and "last" metrics: a checkpoint over a day of
+    minute-level points stays a few small queries.
+    """
+    points = MetricPoint.objects.filter(at__gte=since, version_key=rollout.candidate_id)
+    folded = [m for m in metrics if m.metric.aggregation in _SQL_AGGREGATES]
+    observed: dict[int, Observed] = {m.metric_id: Observed(0, None) for m in metrics}
+    if folded:
+        annotations = {
+            f"v{m.metric_id}": _SQL_AGGREGATES[m.metric.aggregation](
+                "value", filter=Q(metric_id=m.metric_id)
+            )
+            for m in folded
+        }
+        annotations |= {
+            f"n{m.metric_id}": Count("pk", filter=Q(metric_id=m.metric_id)) for m in folded
+        }
+        row = points.filter(metric_id__in=[m.metric_id for m in folded]).aggregate(**annotations)
+        for m in folded:
+            observed[m.metric_id] = Observed(row[f"n{m.metric_id}"], row[f"v{m.metric_id}"])
+    for m in metrics:
+        if m.metric.aggregation not in _SQL_AGGREGATES:
+            values = list(
+                points.filter(metric_id=m.metric_id).order_by("at").values_list("value", flat=True)
+            )
+            observed[m.metric_id] = observe(m.metric.aggregation, values)
+    return observed
+
+
+def _observed_batch(items: list[tuple[Rollout, CohortStep, list[CheckpointMetric]]]) -> dict:
+    """`_observed` for many rollouts at once: {rollout_id: {metric_id: Observed}}.
+
+    On PostgreSQL the foldable metrics of every rollout are aggregated in one
+    statement (each with its own candidate and cohort start, passed as arrays);
+    p95 and "last" metrics, and SQLite, take the per-rollout path.
+    """
+    result = {}
+    if connection.vendor != "postgresql":
+        for rollout, step, metrics in items:
+            result[rollout.pk] = _observed(rollout, metrics, step.started_at)
+        return result
+    rows = [
+        (rollout.pk, m.metric_id, rollout.candidate_id, step.started_at)
+        for rollout, step, metrics in items
+        for m in metrics
+        if m.metric.aggregation in _SQL_AGGREGATES
+    ]
+    folded: dict[tuple[int, int], tuple] = {}
+    if rows:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                """
+                SELECT c.rollout_id, c.metric_id, count(p.value), avg(p.value), min(p.value),
+                       max(p.value), sum(p.value)
+                FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::timestamptz[])
+                     AS c(rollout_id, metric_id, version_key, since)
+                LEFT JOIN registry_metricpoint p
+                     ON p.metric_id = c.metric_id AND p.version_key = c.version_key
+                    AND p.at >= c.since
+                GROUP BY c.rollout_id, c.metric_id
+                """,
+                [list(column) for column in zip(*rows, strict=True)],
+            )
+            for rollout_id, metric_id, count, avg, low, high, total in cursor.fetchall():
+                folded[rollout_id, metric_id] = (
+                    count,
+                    {"mean": avg, "min": low, "max": high, "sum": total},
+                )
+    for rollout, step, metrics in items:
+        observed = {}
+        for m in metrics:
+            aggregation = m.metric.aggregation
+            if aggregation in _SQL_AGGREGATES:
+                count, values = folded.get((rollout.pk, m.metric_id), (0, {}))
+                observed[m.metric_id] = Observed(count, values.get(aggregation) if count else None)
+            else:
+                observed[m.metric_id] = _observed(rollout, [m], step.started_at)[m.metric_id]
+        result[rollout.pk] = observed
+    return result
+
+
+def _snapshot(rollout: Rollout, metrics: list[CheckpointMetric], observed: dict) -> dict:
     verdict = checkpoint_verdict(
         [
             MetricInput(
@@ -293,7 +374,7 @@ def checkpoint_snapshot(rollout: Rollout, step: CohortStep) -> dict:
                 m.metric.direction == "higher_is_better",
                 m.threshold,
                 m.metric.aggregation,
-                values.get(m.metric_id, []),
+                observed[m.metric_id],
             )
             for m in metrics
         ],
@@ -313,6 +394,12 @@ def checkpoint_snapshot(rollout: Rollout, step: CohortStep) -> dict:
             for r in verdict.metrics
         ],
     }
+
+
+def checkpoint_snapshot(rollout: Rollout, step: CohortStep) -> dict:
+    """The checkpoint's verdict over the candidate's points since the cohort began."""
+    metrics = list(rollout.checkpoint_metrics.select_related("metric"))
+    return _snapshot(rollout, metrics, _observed(rollout, metrics, step.started_at))
 
 
 def rollout_evaluate(*, rollout_id: int, now: datetime | None = None) -> str:
@@ -389,11 +476,52 @@ def _fail(rollout: Rollout, step: CohortStep, snapshot: dict, now: datetime) -> 
 
 
 def rollouts_evaluate(*, now: datetime | None = None) -> int:
-    """Evaluate every running rollout (beat, every minute)."""
-    ids = list(Rollout.objects.filter(state=RolloutState.RUNNING).values_list("pk", flat=True))
-    for rollout_id in ids:
-        rollout_evaluate(rollout_id=rollout_id, now=now)
-    return len(ids)
+    """Evaluate every running rollout (beat, every minute).
+
+    Every checkpoint is first judged from a few reads for all rollouts at once.
+    A verdict that changes a state (a fail, or a pass that has lasted its
+    observation) is then taken by `rollout_evaluate`, under the rollout's lock,
+    which judges again on what it sees; the others only refresh the displayed
+    verdict, in one statement (a cosmetic write that a concurrent transition
+    may overtake harmlessly: it never touches a state).
+    """
+    now = now or timezone.now()
+    rollouts = {
+        rollout.pk: rollout
+        for rollout in Rollout.objects.filter(state=RolloutState.RUNNING).select_related(
+            "system", "candidate"
+        )
+    }
+    metrics: dict[int, list[CheckpointMetric]] = {pk: [] for pk in rollouts}
+    for metric in CheckpointMetric.objects.filter(rollout_id__in=rollouts).select_related("metric"):
+        metrics[metric.rollout_id].append(metric)
+    items = [
+        (rollouts[step.rollout_id], step, metrics[step.rollout_id])
+        for step in CohortStep.objects.filter(
+            rollout_id__in=rollouts, state__in=[StepState.OBSERVING, StepState.AWAITING_APPROVAL]
+        )
+        if step.index == rollouts[step.rollout_id].current_index
+    ]
+    observed = _observed_batch(items)
+    refreshed = []
+    for rollout, step, step_metrics in items:
+        snapshot = _snapshot(rollout, step_metrics, observed[rollout.pk])
+        status = snapshot["status"]
+        lasted = now - step.started_at >= timedelta(seconds=rollout.observation_seconds)
+        if status == CheckpointStatus.FAIL or (
+            status == CheckpointStatus.PASS and step.state == StepState.OBSERVING and lasted
+        ):
+            rollout_evaluate(rollout_id=rollout.pk, now=now)
+            continue
+        step.verdict, step.verdict_detail, step.evaluated_at = status, snapshot["metrics"], now
+        step.passing_since = (
+            (step.passing_since or now) if status == CheckpointStatus.PASS else None
+        )
+        refreshed.append(step)
+    CohortStep.objects.bulk_update(
+        refreshed, ["verdict", "verdict_detail", "evaluated_at", "passing_since"], batch_size=500
+    )
+    return len(rollouts)
 
 
 # --- Decisions -------------------------------------------------------------------------------
@@ -464,6 +592,8 @@ def _advance(rollout: Rollout, step: CohortStep, by, now: datetime, after: dict)
         rollout.save(update_fields=["current_index"])
         after["next_cohort"] = following.percent
         return
+    if not rollout.is_rehearsal:
+        _require_deployable(rollout)
     rollout.state, rollout.ended_at = RolloutState.COMPLETED, now
     rollout.save(update_fields=["state", "ended_at"])
     after["state"] = "completed"

@@ -2,11 +2,11 @@
 
 import pytest
 
-from rollout.checkpoints import CheckpointMetric, aggregate, checkpoint_verdict
+from rollout.checkpoints import CheckpointMetric, aggregate, checkpoint_verdict, observe
 
 
 def metric(values, *, key="output_quality", threshold=0.85, higher=True, aggregation="mean"):
-    return CheckpointMetric(key, higher, threshold, aggregation, values)
+    return CheckpointMetric(key, higher, threshold, aggregation, observe(aggregation, values))
 
 
 def test_enough_points_meeting_the_threshold_pass():
@@ -66,3 +66,8 @@ def test_an_unknown_aggregation_or_no_values_is_refused():
         aggregate("median", [1.0])
     with pytest.raises(ValueError, match="no values"):
         aggregate("mean", [])
+
+
+def test_observing_no_point_has_no_aggregate():
+    assert observe("mean", []).value is None
+    assert observe("p95", [3.0, 1.0]).points == 2
