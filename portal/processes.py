@@ -1,9 +1,10 @@
 """The portal's long-running processes, defined once.
 
 `manage.py serve` runs all of them under one supervisor (what `make run`
-does); `manage.py serve web|worker|beat` runs one in the foreground (what each
-docker compose service does). Both read these definitions, so a laptop and a
-production deployment start the same programs with the same arguments.
+does), plus the demo's simulator while DEBUG and SIMULATE are on; `manage.py
+serve web|worker|beat` runs one in the foreground (what each docker compose
+service does). Both read these definitions, so a laptop and a production
+deployment start the same programs with the same arguments.
 """
 
 from __future__ import annotations
@@ -55,6 +56,11 @@ def worker_command() -> list[str]:
 def beat_command() -> list[str]:
     """Celery beat, reading its schedule from the database (django-celery-beat)."""
     return [sys.executable, "-m", "celery", "-A", "portal", "beat", "--loglevel", "INFO"]
+
+
+def simulator_command() -> list[str]:
+    """The demo's live simulator (manage.py simulate): metrics through the REST API."""
+    return [sys.executable, "manage.py", "simulate"]
 
 
 PROCESSES = {

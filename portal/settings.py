@@ -347,6 +347,9 @@ STATICFILES_FINDERS = [
     "registry.staticfiles.PlotlyFinder",
 ]
 
+# `manage.py serve` (make run) also runs the live simulator of the demo while DEBUG is on.
+SIMULATE = env_bool("SIMULATE", default=True)
+
 # --- Governance -------------------------------------------------------------------------
 
 # The portal's public address, for links in e-mails and webhooks.

@@ -21,6 +21,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("registry.urls")),
     path("", include("governance.urls")),
+    path("", include("rollout.urls")),
     path("api/v1/", include(("registry.api_urls", "registry-api"), namespace="api")),
     path("api/v1/", include(("governance.api_urls", "governance-api"), namespace="governance-api")),
     path("api/v1/", include(("rollout.api_urls", "rollout-api"), namespace="rollout-api")),

@@ -112,7 +112,8 @@ def run_the_portal(env: dict[str, str], heartbeat_seen) -> None:
     assert serve.returncode == 0, text
     assert "The portal is up" in text
     pids = [int(pid) for pid in re.findall(r"started \w+ \(pid (\d+)\)", text)]
-    assert len(pids) == 3, text
+    assert len(pids) == 4, text  # web, worker, beat and the demo's simulator
+    assert "simulating " in text, text
     for pid in pids:  # each program ran in its own process group, now empty
         with pytest.raises(ProcessLookupError):
             os.killpg(pid, 0)

@@ -9,13 +9,14 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from portal.demo import logins_table
-from portal.processes import PROCESSES
+from portal.processes import PROCESSES, simulator_command
 from portal.supervisor import Supervisor
 
 
 class Command(BaseCommand):
     help = (
-        "Without an argument: run web, worker and beat together until Ctrl-C. "
+        "Without an argument: run web, worker and beat together until Ctrl-C (and the demo's "
+        "simulator while DEBUG and SIMULATE are on). "
         "With one (web, worker or beat): run only that program, in the foreground."
     )
 
@@ -27,8 +28,11 @@ class Command(BaseCommand):
             command = PROCESSES[process]()
             # exec: the program becomes PID 1 of a container and receives its signals.
             os.execv(command[0], command)
+        programs = {name: build() for name, build in PROCESSES.items()}
+        if settings.DEBUG and settings.SIMULATE:
+            programs["simulator"] = simulator_command()
         supervisor = Supervisor(
-            {name: build() for name, build in PROCESSES.items()},
+            programs,
             out=self.stdout,
             on_started=self._announce_when_up,
         )
@@ -51,5 +55,7 @@ class Command(BaseCommand):
         lines = ["", "=" * 64, f"  The portal is up: {url}"]
         if settings.DEBUG:
             lines += ["  Demo logins (user, password, role):", logins_table()]
+        if settings.DEBUG and settings.SIMULATE:
+            lines.append("  The simulator pushes live metrics (SIMULATE=0 turns it off).")
         lines += ["  Stop everything with Ctrl-C.", "=" * 64, ""]
         self.stdout.write("\n".join(lines))

@@ -47,10 +47,10 @@ class Command(BaseCommand):
             base_url=url.rstrip("/"),
             systems=systems,
             sources=sources,
-            log=lambda line: self.stdout.write(line),
+            log=self._say,
             breach_every=timedelta(seconds=breach_every) if breach_every > 0 else None,
         )
-        self.stdout.write(
+        self._say(
             f"simulating {len(systems)} systems and {len(sources)} sources every {interval:g} s"
         )
         done = 0
@@ -59,8 +59,13 @@ class Command(BaseCommand):
             sent = simulator.tick(utcnow())
             done += 1
             if done % 60 == 1:
-                self.stdout.write(f"tick {done}: {sent} points accepted")
+                self._say(f"tick {done}: {sent} points accepted")
             time.sleep(max(interval - (time.monotonic() - started), 0))
+
+    def _say(self, line: str) -> None:
+        # Flushed at once: under `make run` the output is a pipe to the supervisor.
+        self.stdout.write(line)
+        self.stdout.flush()
 
     def _wait_for(self, url: str) -> None:
         """The web server starts beside us under `make run`: wait for it (two minutes at most)."""
