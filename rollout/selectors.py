@@ -21,7 +21,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
 from core.roles import Role
-from governance.choices import EscalationSource, EscalationState
+from governance.choices import EscalationSource, EscalationState, RootCause
 from governance.models import (
     AccountabilitySignature,
     AiOpsMember,
@@ -47,10 +47,13 @@ from rollout.models import (
     CohortStep,
     GateSnapshot,
     ManualIntervention,
+    Pause,
     RollbackPlan,
     Rollout,
     Waiver,
 )
+
+RECENT_INTERVENTIONS = 5
 
 
 def _display(user) -> str:
@@ -378,3 +381,52 @@ def deployment_status(system: AISystem) -> tuple[dict, str]:
     etag = '"' + hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:32] + '"'
     cache.set(key, (body, etag), STATUS_CACHE_SECONDS)
     return body, etag
+
+
+# --- Page reads --------------------------------------------------------------------------------
+
+
+def latest_waiver(system: AISystem) -> Waiver | None:
+    """the system's newest waiver, with who granted it."""
+    return (
+        Waiver.objects.filter(system=system)
+        .select_related("granted_by")
+        .order_by("-granted_at")
+        .first()
+    )
+
+
+def pending_test_alert(system: AISystem) -> Escalation | None:
+    """the test alert that still waits for its acknowledgement, if any."""
+    return (
+        Escalation.objects.filter(system=system, is_test=True, state=EscalationState.OPEN)
+        .order_by("-first_seen")
+        .first()
+    )
+
+
+def rollback_plan(system: AISystem) -> RollbackPlan | None:
+    """the written rollback procedure, with who wrote it last."""
+    return RollbackPlan.objects.filter(system=system).select_related("updated_by").first()
+
+
+def recent_interventions(system: AISystem) -> list[ManualIntervention]:
+    """the latest manual interventions, newest first."""
+    return list(
+        ManualIntervention.objects.filter(system=system)
+        .select_related("recorded_by")
+        .order_by("-at")[:RECENT_INTERVENTIONS]
+    )
+
+
+def rollout_pauses(rollout: Rollout) -> list[Pause]:
+    """a rollout's pauses, newest first, with who paused and resumed."""
+    pauses = list(
+        Pause.objects.filter(rollout=rollout)
+        .select_related("paused_by", "resumed_by", "escalation", "step")
+        .order_by("-at")
+    )
+    labels = dict(RootCause.choices)
+    for pause in pauses:
+        pause.root_cause_label = labels.get(pause.root_cause, pause.root_cause)
+    return pauses
