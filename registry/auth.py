@@ -96,14 +96,11 @@ class TokenRateThrottle(throttling.BaseThrottle):
             return True
         minute = int(time.time() // 60)
         key = f"token-rate:{token.pk}:{minute}"
-        if cache.add(key, 1, timeout=120):
-            count = 1
-        else:
-            try:
-                count = cache.incr(key)
-            except ValueError:  # expired between add and incr
-                cache.add(key, 1, timeout=120)
-                count = 1
+        # incr first: within a minute the key exists, so a request costs one round trip.
+        try:
+            count = cache.incr(key)
+        except ValueError:  # the minute's first request
+            count = 1 if cache.add(key, 1, timeout=120) else cache.incr(key)
         self._wait = 60 - time.time() % 60
         return count <= token.rate_limit_per_minute
 

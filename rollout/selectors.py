@@ -331,7 +331,8 @@ STATUS_CACHE_SECONDS = 60
 
 def status_cache_key(slug: str) -> str:
     """The cache key of a system's deployment status; every rollout transition deletes it."""
-    return f"deployment-status:{slug}"
+    # The version in the key: a portal upgraded in place never reads an entry of another shape.
+    return f"deployment-status:v2:{slug}"
 
 
 def deployment_status(system: AISystem) -> tuple[dict, str]:
@@ -344,7 +345,7 @@ def deployment_status(system: AISystem) -> tuple[dict, str]:
     key = status_cache_key(system.slug)
     cached = cache.get(key)
     if cached is not None:
-        return cached
+        return cached[1], cached[2]
     rollout = (
         Rollout.objects.filter(system=system, is_rehearsal=False)
         .select_related("candidate", "previous")
@@ -379,8 +380,13 @@ def deployment_status(system: AISystem) -> tuple[dict, str]:
             "updated_at": rollout.updated_at.isoformat(),
         }
     etag = '"' + hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:32] + '"'
-    cache.set(key, (body, etag), STATUS_CACHE_SECONDS)
+    cache.set(key, (system.pk, body, etag), STATUS_CACHE_SECONDS)
     return body, etag
+
+
+def cached_deployment_status(slug: str) -> tuple[int, dict, str] | None:
+    """(system id, body, ETag) from the cache, or None: the hot path of the routers' poll."""
+    return cache.get(status_cache_key(slug))
 
 
 # --- Page reads --------------------------------------------------------------------------------

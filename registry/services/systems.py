@@ -9,6 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -382,16 +383,36 @@ def api_token_revoke(*, token: ApiToken, by) -> ApiToken:
             raise ApplicationError("This token is already revoked.", status=409)
         token.refresh_from_db()
         _audit(by, "token.revoke", token, after={"prefix": token.prefix})
+        # The tombstone, not a delete: a request that read the row before this commit
+        # cannot put it back into the cache (it only adds a missing key).
+        key = _token_cache_key(token.token_hash)
+        cache.delete(key)
+        transaction.on_commit(lambda: cache.set(key, REVOKED, TOKEN_CACHE_SECONDS * 2))
     return token
+
+
+# Pipeline tokens are looked up on every push and poll: their rows are cached by hash
+# (never a person's token, whose owner may be deactivated at any moment).
+TOKEN_CACHE_SECONDS = 60
+REVOKED = "revoked"
+
+
+def _token_cache_key(token_hash: str) -> str:
+    return f"api-token:v1:{token_hash}"
 
 
 def api_token_authenticate(secret: str) -> ApiToken | None:
     """The token row for a secret (revoked ones included), or None; records its use."""
-    token = (
-        ApiToken.objects.select_related("system", "data_source", "user")
-        .filter(token_hash=_hash_token(secret))
-        .first()
-    )
+    token_hash = _hash_token(secret)
+    key = _token_cache_key(token_hash)
+    token = cache.get(key)
+    cached = isinstance(token, ApiToken)
+    if not cached:
+        token = (
+            ApiToken.objects.select_related("system", "data_source", "user")
+            .filter(token_hash=token_hash)
+            .first()
+        )
     if token is None or token.revoked_at is not None:
         return token
     now = timezone.now()
@@ -399,4 +420,8 @@ def api_token_authenticate(secret: str) -> ApiToken | None:
     if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
         token.last_used_at = now
+        if cached:
+            cache.set(key, token, TOKEN_CACHE_SECONDS)
+    if not cached and token.kind != TokenKind.PERSONAL:
+        cache.add(key, token, TOKEN_CACHE_SECONDS)
     return token

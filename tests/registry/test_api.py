@@ -14,7 +14,7 @@ from django.core.cache import cache
 from django.core.management import CommandError, call_command
 
 from registry.models import AISystem, ApiToken, MetricSpec, ModelVersion, content_hash
-from registry.services import api_token_create
+from registry.services import api_token_create, api_token_revoke
 from registry.validation import ValidPoint
 from registry.writer import store_points
 from tests.registry.factories import (
@@ -484,3 +484,33 @@ def test_the_schema_documents_every_endpoint_with_its_errors_and_examples(client
                 assert "400" in codes, (method, path)
                 body = operation["requestBody"]["content"]["application/json"]
                 assert body.get("examples"), f"no example for POST {path}"
+
+
+def test_a_cached_pipeline_token_stops_working_the_moment_it_is_revoked(
+    client, django_capture_on_commit_callbacks
+):
+    from registry.services.systems import REVOKED, _token_cache_key
+
+    cache.clear()
+    AISystemFactory(slug="s")
+    token, secret = api_token_create(by=None, name="cron", system=AISystem.objects.get())
+    assert call(client, "get", "systems/s/", token=secret).status_code == 200
+    assert cache.get(_token_cache_key(token.token_hash)) is not None  # the row is cached
+    with django_capture_on_commit_callbacks(execute=True):
+        api_token_revoke(token=token, by=None)
+    # A request that read the row before the commit cannot put it back.
+    assert cache.add(_token_cache_key(token.token_hash), token) is False
+    assert cache.get(_token_cache_key(token.token_hash)) == REVOKED
+    assert call(client, "get", "systems/s/", token=secret).status_code == 401
+
+
+def test_a_personal_token_is_never_cached(client, owner):
+    from registry.services.systems import _token_cache_key
+
+    AISystemFactory(slug="s")
+    token, secret = api_token_create(by=owner, name="script", user=owner)
+    assert call(client, "get", "systems/s/", token=secret).status_code == 200
+    assert cache.get(_token_cache_key(token.token_hash)) is None
+    owner.is_active = False
+    owner.save()
+    assert call(client, "get", "systems/s/", token=secret).status_code == 401
