@@ -15,6 +15,17 @@
 (function () {
   "use strict";
 
+  var charts = window.PortalCharts;
+  var readConfig = function () {
+    return charts.readConfig("registry-chart-config");
+  };
+  var setStatus = charts.setStatus;
+  var openTable = charts.openTable;
+  var labelPlot = charts.labelPlot;
+  var plotlyDate = charts.plotlyDate;
+  var formatNumber = charts.formatNumber;
+  var PLOT_CONFIG = charts.PLOT_CONFIG;
+
   var COLOURS = {
     line: "#0b5cad",
     band: "rgba(11, 92, 173, 0.15)",
@@ -27,18 +38,6 @@
   var DAY_MS = 86400000;
   var ZOOM_DELAY_MS = 250;
 
-  function readConfig() {
-    var node = document.getElementById("registry-chart-config");
-    if (!node) {
-      return null;
-    }
-    try {
-      return JSON.parse(node.textContent);
-    } catch (error) {
-      return null;
-    }
-  }
-
   function areaFor(key) {
     var areas = document.querySelectorAll("[data-chart]");
     for (var i = 0; i < areas.length; i += 1) {
@@ -47,29 +46,6 @@
       }
     }
     return null;
-  }
-
-  function setStatus(area, text, isError) {
-    var status = area.querySelector("[data-chart-status]");
-    if (!status) {
-      return;
-    }
-    status.textContent = text || "";
-    status.classList.toggle("is-error", Boolean(isError));
-  }
-
-  function openTable(area) {
-    var section = area.closest("section");
-    var details = section && section.querySelector("details[data-chart-table]");
-    if (details) {
-      details.open = true;
-    }
-  }
-
-  /* A drawn plot is an image described by the table next to it; an empty one is nothing. */
-  function labelPlot(plot) {
-    plot.setAttribute("role", "img");
-    plot.setAttribute("aria-label", plot.getAttribute("data-label") || "");
   }
 
   function clearPlot(area) {
@@ -83,17 +59,6 @@
     plot.textContent = "";
     plot.removeAttribute("role");
     plot.removeAttribute("aria-label");
-  }
-
-  function formatNumber(value) {
-    return Number(value).toLocaleString(document.documentElement.lang || undefined, {
-      maximumSignificantDigits: 4
-    });
-  }
-
-  /* Plotly's date axes carry no time zone; every date here is UTC, written without a suffix. */
-  function plotlyDate(date) {
-    return date.toISOString().replace("T", " ").replace("Z", "");
   }
 
   function parsePlotlyDate(value) {
@@ -170,12 +135,6 @@
       uirevision: chart.key
     };
   }
-
-  var PLOT_CONFIG = {
-    responsive: true,
-    displaylogo: false,
-    modeBarButtonsToRemove: ["select2d", "lasso2d", "toImage"]
-  };
 
   /* --- Live series charts ------------------------------------------------------------- */
 

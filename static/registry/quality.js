@@ -16,6 +16,17 @@
 (function () {
   "use strict";
 
+  var charts = window.PortalCharts;
+  var readConfig = function () {
+    return charts.readConfig("quality-config");
+  };
+  var setStatus = charts.setStatus;
+  var openTable = charts.openTable;
+  var labelPlot = charts.labelPlot;
+  var plotlyDate = charts.plotlyDate;
+  var formatNumber = charts.formatNumber;
+  var PLOT_CONFIG = charts.PLOT_CONFIG;
+
   var COLOURS = {
     line: "#0b5cad",
     reference: "#52606d",
@@ -28,62 +39,6 @@
   var PALETTE = ["#0b5cad", "#6b3fa0", "#146c2e", "#8a5300", "#b42318", "#00707a", "#a0336b", "#52606d"];
   var DASHES = ["solid", "dash", "dot", "dashdot", "longdash", "longdashdot"];
   var SYMBOLS = ["circle", "square", "diamond", "triangle-up", "x", "cross", "star", "hexagon"];
-
-  var PLOT_CONFIG = {
-    responsive: true,
-    displaylogo: false,
-    modeBarButtonsToRemove: ["select2d", "lasso2d", "toImage"]
-  };
-
-  function readConfig() {
-    var node = document.getElementById("quality-config");
-    if (!node) {
-      return null;
-    }
-    try {
-      return JSON.parse(node.textContent);
-    } catch (error) {
-      return null;
-    }
-  }
-
-  function setStatus(area, text, isError) {
-    var status = area.querySelector("[data-chart-status]");
-    if (!status) {
-      return;
-    }
-    status.textContent = text || "";
-    status.classList.toggle("is-error", Boolean(isError));
-  }
-
-  function openTable(area) {
-    var section = area.closest("section");
-    var details = section && section.querySelector("details[data-chart-table]");
-    if (details) {
-      details.open = true;
-    }
-  }
-
-  /* A drawn plot is an image described by the text or table next to it. */
-  function labelPlot(plot) {
-    plot.setAttribute("role", "img");
-    plot.setAttribute("aria-label", plot.getAttribute("data-label") || "");
-  }
-
-  /* Plotly's date axes carry no time zone; every date here is UTC, written without a suffix. */
-  function plotlyDate(value) {
-    var date = new Date(value);
-    if (isNaN(date.getTime())) {
-      return value;
-    }
-    return date.toISOString().replace("T", " ").replace("Z", "");
-  }
-
-  function formatNumber(value) {
-    return Number(value).toLocaleString(document.documentElement.lang || undefined, {
-      maximumSignificantDigits: 4
-    });
-  }
 
   function hasValue(values) {
     return (values || []).some(function (value) {

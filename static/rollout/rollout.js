@@ -14,6 +14,16 @@
 (function () {
   "use strict";
 
+  var charts = window.PortalCharts;
+  var readConfig = function () {
+    return charts.readConfig("rollout-chart-config");
+  };
+  var setStatus = charts.setStatus;
+  var openTable = charts.openTable;
+  var plotlyDate = charts.plotlyDate;
+  var formatNumber = charts.formatNumber;
+  var PLOT_CONFIG = charts.PLOT_CONFIG;
+
   var COLOURS = {
     line: "#0b5cad",
     band: "rgba(11, 92, 173, 0.15)",
@@ -26,55 +36,6 @@
     grid: "#d9e2ec"
   };
   var PATTERNS = {ready: "", conditional: "/", defer: "x"};
-  var PLOT_CONFIG = {
-    responsive: true,
-    displaylogo: false,
-    modeBarButtonsToRemove: ["select2d", "lasso2d", "toImage"]
-  };
-
-  function readConfig() {
-    var node = document.getElementById("rollout-chart-config");
-    if (!node) {
-      return null;
-    }
-    try {
-      return JSON.parse(node.textContent);
-    } catch (error) {
-      return null;
-    }
-  }
-
-  function setStatus(area, text, isError) {
-    var status = area.querySelector("[data-chart-status]");
-    if (!status) {
-      return;
-    }
-    status.textContent = text || "";
-    status.classList.toggle("is-error", Boolean(isError));
-  }
-
-  function openTable(area) {
-    var section = area.closest("section");
-    var details = section && section.querySelector("details[data-chart-table]");
-    if (details) {
-      details.open = true;
-    }
-  }
-
-  /* Plotly's date axes carry no time zone; every date here is UTC, written without a suffix. */
-  function plotlyDate(value) {
-    var date = new Date(value);
-    if (isNaN(date.getTime())) {
-      return value;
-    }
-    return date.toISOString().replace("T", " ").replace("Z", "");
-  }
-
-  function formatNumber(value) {
-    return Number(value).toLocaleString(document.documentElement.lang || undefined, {
-      maximumSignificantDigits: 4
-    });
-  }
 
   function baseLayout(yTitle, xTitle) {
     return {
