@@ -175,10 +175,9 @@ def versions_to_feed(slug: str) -> list[str]:
     return versions
 
 
-def simulator_tokens() -> tuple[list[Target], dict[str, str]]:
+def simulator_tokens(*, name: str = TOKEN_NAME) -> tuple[list[Target], dict[str, str]]:
     """Fresh tokens for every demo system and healthy source; the previous run's are revoked."""
-    for token in ApiToken.objects.filter(name=TOKEN_NAME, revoked_at__isnull=True):
-        api_token_revoke(token=token, by=None)
+    simulator_tokens_revoke(name=name)
     metrics = {metric[0]: metric for metric in DEMO_METRICS}
     systems = []
     for system in AISystem.objects.filter(
@@ -188,13 +187,21 @@ def simulator_tokens() -> tuple[list[Target], dict[str, str]]:
         known = [metrics[key] for key in sorted(keys) if key in metrics]
         if not known:
             continue
-        _token, secret = api_token_create(by=None, name=TOKEN_NAME, system=system)
+        _token, secret = api_token_create(by=None, name=name, system=system)
         systems.append(Target(system.slug, secret, known))
     sources = {}
     for source in DataSource.objects.exclude(slug__in=QUIET_SOURCES):
-        _token, secret = api_token_create(by=None, name=TOKEN_NAME, data_source=source)
+        _token, secret = api_token_create(by=None, name=name, data_source=source)
         sources[source.slug] = secret
     return systems, sources
+
+
+def simulator_tokens_revoke(*, name: str = TOKEN_NAME) -> int:
+    """Revoke the live tokens a simulator run made under `name`."""
+    tokens = list(ApiToken.objects.filter(name=name, revoked_at__isnull=True))
+    for token in tokens:
+        api_token_revoke(token=token, by=None)
+    return len(tokens)
 
 
 def utcnow() -> datetime:

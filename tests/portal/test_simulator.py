@@ -60,3 +60,12 @@ def test_it_refuses_to_run_with_debug_off(settings):
     settings.DEBUG = False
     with pytest.raises(CommandError, match="DEBUG on"):
         call_command("simulate", ticks=1)
+
+
+def test_breach_now_pauses_the_rollout_beside_a_running_simulator(demo, live_server):
+    simulator_tokens()  # the running simulator's tokens
+    call_command("simulate", url=live_server.url, breach_now=True)
+    assert Rollout.objects.get(is_rehearsal=False).state == "paused"
+    # Its own tokens are gone; the running simulator's still work.
+    assert not ApiToken.objects.filter(name="simulator-breach", revoked_at__isnull=True).exists()
+    assert ApiToken.objects.filter(name="simulator", revoked_at__isnull=True).count() == 8

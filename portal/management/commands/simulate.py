@@ -7,7 +7,9 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from portal.simulator import Simulator, simulator_tokens, utcnow
+from portal.simulator import Simulator, simulator_tokens, simulator_tokens_revoke, utcnow
+
+BREACH_TOKENS = "simulator-breach"
 
 
 def default_url() -> str:
@@ -33,15 +35,26 @@ class Command(BaseCommand):
         )
         parser.add_argument("--ticks", type=int, default=0, help="stop after this many (0: never)")
         parser.add_argument(
+            "--breach-now",
+            action="store_true",
+            help="send one bad batch for each running rollout and stop (beside a running "
+            "simulator: it uses tokens of its own)",
+        )
+        parser.add_argument(
             "--allow-production", action="store_true", help="run even with DEBUG off"
         )
 
-    def handle(self, *args, url, interval, breach_every, ticks, allow_production, **options):
+    def handle(
+        self, *args, url, interval, breach_every, ticks, breach_now, allow_production, **options
+    ):
         if not settings.DEBUG and not allow_production:
             raise CommandError("The simulator pushes made-up metrics; it runs with DEBUG on only.")
         if interval <= 0:
             raise CommandError("--interval must be positive.")
         self._wait_for(url)
+        if breach_now:
+            self._breach_now(url)
+            return
         systems, sources = simulator_tokens()
         simulator = Simulator(
             base_url=url.rstrip("/"),
@@ -61,6 +74,20 @@ class Command(BaseCommand):
             if done % 60 == 1:
                 self._say(f"tick {done}: {sent} points accepted")
             time.sleep(max(interval - (time.monotonic() - started), 0))
+
+    def _breach_now(self, url: str) -> None:
+        systems, sources = simulator_tokens(name=BREACH_TOKENS)
+        simulator = Simulator(
+            base_url=url.rstrip("/"),
+            systems=systems,
+            sources=sources,
+            log=self._say,
+            breach_every=None,
+        )
+        try:
+            simulator.breach(utcnow())
+        finally:
+            simulator_tokens_revoke(name=BREACH_TOKENS)
 
     def _say(self, line: str) -> None:
         # Flushed at once: under `make run` the output is a pipe to the supervisor.
