@@ -40,6 +40,14 @@ def pytest_runtest_setup(item):
             pytest.skip(reason)
 
 
+@pytest.fixture(autouse=True)
+def fresh_cache():
+    """No cached value outlives its test: the database under it is rolled back or flushed."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 def _persona(django_user_model, username: str, full_name: str, role: Role | None):
     first, _, last = full_name.partition(" ")
     user = django_user_model.objects.create_user(
