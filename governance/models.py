@@ -497,3 +497,77 @@ class WebhookDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event} -> {self.webhook.url}: {self.status}"
+
+
+class AssessmentAnswer(models.Model):
+    """One answer of a system's root-cause questionnaire (governance/assessment.py)."""
+
+    system = models.ForeignKey(
+        AISystem, on_delete=models.CASCADE, related_name="assessment_answers"
+    )
+    question = models.CharField(_("question"), max_length=40)
+    value = models.PositiveSmallIntegerField(_("answer"))
+    answered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    answered_at = models.DateTimeField(_("answered"))
+
+    class Meta:
+        verbose_name = _("assessment answer")
+        verbose_name_plural = _("assessment answers")
+        constraints = [
+            models.UniqueConstraint(fields=["system", "question"], name="one_answer_per_question"),
+            models.CheckConstraint(condition=Q(value__lte=4), name="answer_0_to_4"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.system_id}:{self.question}={self.value}"
+
+
+class ActionItem(models.Model):
+    """An item of a system's action plan: cause, owner, due date, status; completing is audited."""
+
+    class Status(models.TextChoices):
+        """open -> done | dropped; done and dropped are final."""
+
+        OPEN = "open", _("Open")
+        DONE = "done", _("Done")
+        DROPPED = "dropped", _("Dropped")
+
+    system = models.ForeignKey(AISystem, on_delete=models.CASCADE, related_name="action_items")
+    key = models.CharField(_("proposed as"), max_length=40, blank=True)
+    cause = models.CharField(_("root cause"), max_length=16, choices=RootCause.choices)
+    title = models.CharField(_("title"), max_length=200)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("owner"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="action_items",
+    )
+    due_date = models.DateField(_("due"))
+    priority = models.PositiveSmallIntegerField(_("priority"), default=100)
+    status = models.CharField(
+        _("status"), max_length=8, choices=Status.choices, default=Status.OPEN
+    )
+    note = models.TextField(_("note"), blank=True)
+    created_at = models.DateTimeField(_("created"))
+    closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
+    closed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("action item")
+        verbose_name_plural = _("action items")
+        ordering = ["system", "status", "priority", "due_date"]
+        constraints = [
+            # A proposed action is proposed once per system (people add their own with no key).
+            models.UniqueConstraint(
+                fields=["system", "key"], condition=~Q(key=""), name="action_proposed_once"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.system_id}: {self.title}"

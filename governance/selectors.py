@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import statistics
+from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -11,17 +13,31 @@ from django.db.models import Count, Prefetch, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from governance import assessment
+from governance.choices import EscalationSource
 from governance.models import (
     DEFAULT_ACCOUNTABILITY_STATEMENT,
     AccountabilitySignature,
+    ActionItem,
     AiOpsMember,
     Approval,
+    AssessmentAnswer,
     AuditEvent,
     BusinessUnitLead,
     ChangeRequest,
+    Escalation,
     SystemOwnership,
 )
-from registry.models import AISystem
+from registry.choices import Granularity, MetricKind
+from registry.models import (
+    AISystem,
+    DataSource,
+    MetricRollup,
+    MetricSpec,
+    ModelVersion,
+    SourceCheck,
+)
+from registry.selectors import daily_value
 
 
 def _day_start(day: date) -> datetime:
@@ -184,3 +200,175 @@ def change_request_detail() -> QuerySet[ChangeRequest]:
     """change_requests() with every approval (voided ones too) and its approver, oldest first."""
     approvals = Approval.objects.select_related("approver").order_by("decided_at", "id")
     return change_requests().prefetch_related(Prefetch("approvals", queryset=approvals))
+
+
+# --- Root-cause assessment ------------------------------------------------------------------
+
+ASSESSMENT_WINDOW = timedelta(days=30)
+
+
+def _coefficient_of_variation(values: list[float]) -> float | None:
+    if len(values) < 2:
+        return None
+    mean = statistics.fmean(values)
+    return statistics.pstdev(values) / abs(mean) if mean else None
+
+
+def assessment_evidence(
+    systems: list[AISystem], *, now: datetime | None = None
+) -> dict[int, assessment.Evidence]:
+    """The evidence half of each system's root-cause scores, in a fixed number of queries."""
+    now = now or timezone.now()
+    ids = [system.pk for system in systems]
+    facts: dict[int, dict] = {pk: {} for pk in ids}
+    # 1 and 5: the sources each system reads, their checks.
+    links = DataSource.systems.through.objects.filter(aisystem_id__in=ids).values_list(
+        "aisystem_id", "datasource_id"
+    )
+    feeds: dict[int, list[int]] = defaultdict(list)
+    for system_id, source_id in links:
+        feeds[system_id].append(source_id)
+    source_ids = {pk for pks in feeds.values() for pk in pks}
+    schemas = dict(
+        DataSource.objects.filter(pk__in=source_ids).values_list("pk", "expected_schema")
+    )
+    checks: dict[int, dict[str, SourceCheck]] = defaultdict(dict)
+    for check in SourceCheck.objects.filter(source_id__in=source_ids).only(
+        "source_id", "kind", "status", "value"
+    ):
+        checks[check.source_id][check.kind] = check
+    for system_id, pks in feeds.items():
+        rates = [
+            checks[pk]["integration"].value
+            for pk in pks
+            if "integration" in checks[pk] and checks[pk]["integration"].value is not None
+        ]
+        psis = [
+            checks[pk]["drift"].value
+            for pk in pks
+            if "drift" in checks[pk] and checks[pk]["drift"].value is not None
+        ]
+        schema = [checks[pk].get("schema") for pk in pks]
+        facts[system_id].update(
+            sources=len(pks),
+            sources_without_schema=sum(not schemas.get(pk) for pk in pks),
+            worst_integration_error_rate=max(rates) if rates else None,
+            schema_failures=sum(c is not None and c.status == "fail" for c in schema),
+            schema_warnings=sum(c is not None and c.status == "warn" for c in schema),
+            sources_evaluated=sum(bool(checks.get(pk)) for pk in pks),
+            worst_psi=max(psis) if psis else None,
+        )
+    # 2 and 3: metrics, their reporting and daily quality, threshold breaches.
+    specs = list(MetricSpec.objects.filter(system_id__in=ids, required=True))
+    reporting = set(
+        MetricRollup.objects.filter(
+            metric__in=specs,
+            granularity=Granularity.HOUR,
+            bucket_start__gte=now - timedelta(hours=48),
+            last_at__gte=now - timedelta(hours=24),
+        ).values_list("metric_id", flat=True)
+    )
+    quality = [spec for spec in specs if spec.kind == MetricKind.QUALITY]
+    days: dict[int, dict] = defaultdict(lambda: defaultdict(list))
+    for rollup in MetricRollup.objects.filter(
+        metric__in=quality, granularity=Granularity.DAY, bucket_start__gte=now - ASSESSMENT_WINDOW
+    ):
+        days[rollup.metric_id][rollup.bucket_start].append(rollup)
+    for spec in specs:
+        entry = facts[spec.system_id]
+        entry["required_metrics"] = entry.get("required_metrics", 0) + 1
+        entry["reporting_metrics"] = entry.get("reporting_metrics", 0) + (spec.pk in reporting)
+    for spec in quality:
+        values = [
+            value
+            for rows in days.get(spec.pk, {}).values()
+            if (value := daily_value(spec.aggregation, rows)) is not None
+        ]
+        entry = facts[spec.system_id]
+        entry["quality_metrics"] = entry.get("quality_metrics", 0) + 1
+        cv = _coefficient_of_variation(values)
+        if cv is not None:
+            entry["quality_cv"] = max(cv, entry.get("quality_cv") or 0.0)
+    half = now - ASSESSMENT_WINDOW / 2
+    for system_id, first_seen in Escalation.objects.filter(
+        system_id__in=ids,
+        source=EscalationSource.THRESHOLD_BREACH,
+        first_seen__gte=now - ASSESSMENT_WINDOW,
+    ).values_list("system_id", "first_seen"):
+        key = "breaches_recent" if first_seen >= half else "breaches_before"
+        facts[system_id][key] = facts[system_id].get(key, 0) + 1
+    for system_id in Escalation.objects.filter(
+        system_id__in=ids, is_test=True, acknowledged_at__gte=now - ASSESSMENT_WINDOW
+    ).values_list("system_id", flat=True):
+        facts[system_id]["alert_tested"] = True
+    # 4: ownership.
+    for ownership in SystemOwnership.objects.filter(system_id__in=ids).select_related("owner"):
+        entry = facts[ownership.system_id]
+        entry["owner"] = ownership.owner_id is not None
+        entry["budget_authority"] = bool(ownership.budget_authority)
+        entry["orphaned"] = bool(ownership.owner and not ownership.owner.is_active)
+    for system_id, expires_at in AccountabilitySignature.objects.filter(
+        system_id__in=ids, voided_at__isnull=True
+    ).values_list("system_id", "expires_at"):
+        if expires_at > now:
+            facts[system_id]["signed"] = True
+        else:
+            facts[system_id]["orphaned"] = True
+    for row in (
+        AiOpsMember.objects.filter(system_id__in=ids).values("system_id").annotate(n=Count("pk"))
+    ):
+        facts[row["system_id"]]["ai_ops"] = row["n"]
+    # 5: the training data of the deployed version (or the newest one).
+    versions: dict[int, ModelVersion] = {}
+    for version in ModelVersion.objects.filter(system_id__in=ids).order_by("registered_at"):
+        versions[version.system_id] = version
+    for system in systems:
+        version = (
+            versions.get(system.pk)
+            if system.deployed_version_id is None
+            else next(
+                (v for v in [system.deployed_version] if v is not None), versions.get(system.pk)
+            )
+        )
+        if version is not None:
+            facts[system.pk]["training_rows"] = version.training_rows
+            facts[system.pk]["labelled_share"] = version.training_labelled_share
+    return {
+        system.pk: assessment.Evidence(stage=system.stage, **facts[system.pk]) for system in systems
+    }
+
+
+def assessment_answers(system: AISystem) -> dict[str, int]:
+    """A system's questionnaire answers: {question key: 0 to 4}."""
+    return dict(AssessmentAnswer.objects.filter(system=system).values_list("question", "value"))
+
+
+def system_assessment(system: AISystem, *, now: datetime | None = None) -> dict:
+    """A system's five scores with their reasons, its answers and its action plan."""
+    answers = assessment_answers(system)
+    evidence = assessment_evidence([system], now=now)[system.pk]
+    return {
+        "answers": answers,
+        "evidence": evidence,
+        "scores": assessment.scores(evidence, answers),
+        "items": list(
+            ActionItem.objects.filter(system=system)
+            .select_related("owner", "closed_by")
+            .order_by("status", "priority", "due_date")
+        ),
+    }
+
+
+def portfolio_assessment(*, now: datetime | None = None) -> list[tuple[AISystem, list]]:
+    """Every system with its five scores: the portfolio's heat map."""
+    systems = list(AISystem.objects.select_related("deployed_version").order_by("name"))
+    evidence = assessment_evidence(systems, now=now)
+    answers: dict[int, dict[str, int]] = defaultdict(dict)
+    for system_id, question, value in AssessmentAnswer.objects.values_list(
+        "system_id", "question", "value"
+    ):
+        answers[system_id][question] = value
+    return [
+        (system, assessment.scores(evidence[system.pk], answers.get(system.pk, {})))
+        for system in systems
+    ]

@@ -1,5 +1,13 @@
 """Writes of the governance app; one module per concern, re-exported here."""
 
+from governance.services.assessment import (
+    action_item_close,
+    action_item_create,
+    action_item_update,
+    action_plan_generate,
+    assessment_answers_save,
+    may_assess,
+)
 from governance.services.changes import (
     approvals_required,
     change_request_approve,
@@ -30,9 +38,14 @@ from governance.services.ownership import (
 __all__ = [
     "accountability_sign",
     "accountability_statement_update",
+    "action_item_close",
+    "action_item_create",
+    "action_item_update",
+    "action_plan_generate",
     "ai_ops_member_add",
     "ai_ops_member_remove",
     "approvals_required",
+    "assessment_answers_save",
     "briefing_attest",
     "business_unit_lead_add",
     "business_unit_lead_remove",
@@ -45,6 +58,7 @@ __all__ = [
     "change_request_submit",
     "change_requests_rebind",
     "live_approvals",
+    "may_assess",
     "orphans_notify",
     "ownership_assign",
     "ownership_for",
