@@ -17,6 +17,7 @@ class GovernanceConfig(AppConfig):
         system_tab_register(
             SystemTab("changes", _("Change requests"), "governance:system_changes", 40)
         )
+        system_tab_register(SystemTab("assessment", _("Root causes"), "governance:assessment", 45))
         from governance.services.webhooks import may_manage
 
         system_tab_register(

@@ -99,7 +99,7 @@ QUESTIONS = (
         MONITORING,
         _("Are dashboards live for every required metric, fed automatically?"),
     ),
-    Question("m_drift", MONITORING, "Is input drift detected against a reference distribution?"),
+    Question("m_drift", MONITORING, _("Is input drift detected against a reference distribution?")),
     Question(
         "m_alerts",
         MONITORING,
@@ -111,7 +111,9 @@ QUESTIONS = (
         _("Is there a named owner with budget authority after the pilot team hands over?"),
     ),
     Question(
-        "o_ops", OWNERSHIP, "Is there an AI-operations function that runs the system day to day?"
+        "o_ops",
+        OWNERSHIP,
+        _("Is there an AI-operations function that runs the system day to day?"),
     ),
     Question(
         "o_handover",

@@ -7,9 +7,12 @@ from collections.abc import Sequence
 
 from django import forms
 from django.contrib.auth import get_user_model
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from governance.choices import ChangeKind, ChangeState
+from core.roles import Role
+from governance import assessment
+from governance.choices import ChangeKind, ChangeState, RootCause
 from registry.choices import RiskTier
 
 
@@ -213,3 +216,89 @@ class OptionalReasonForm(forms.Form):
 
 class ConfirmForm(forms.Form):
     """A transition that takes no input; the confirmation page is the confirmation."""
+
+
+# --- Root-cause assessment ----------------------------------------------------------------
+
+
+class AssessmentForm(forms.Form):
+    """The questionnaire: an optional answer on SCALE per question; a blank one stays as it was."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        for question in assessment.QUESTIONS:
+            self.fields[question.key] = forms.TypedChoiceField(
+                label=question.text,
+                choices=assessment.SCALE,
+                coerce=int,
+                empty_value=None,
+                required=False,
+                widget=forms.RadioSelect,
+            )
+
+    def answers(self) -> dict[str, int]:
+        """The answers given, {question key: 0 to 4}, for assessment_answers_save."""
+        return {key: value for key, value in self.cleaned_data.items() if value is not None}
+
+    def by_cause(self) -> list[tuple[str, str, list]]:
+        """(cause, its label, its bound fields) in DOMAIN.md's order, for a fieldset per cause."""
+        return [
+            (
+                cause,
+                RootCause(cause).label,
+                [self[q.key] for q in assessment.QUESTIONS if q.cause == cause],
+            )
+            for cause in assessment.CAUSES
+        ]
+
+
+def _people_with_a_role(*, also: int | None = None):
+    """Active people holding any role, and the person `also` (by id) whoever they are."""
+    with_role = Q(is_active=True, groups__name__in=[role.value for role in Role])
+    wanted = with_role | Q(pk=also) if also is not None else with_role
+    return get_user_model().objects.filter(wanted).distinct().order_by("username")
+
+
+class ActionItemForm(forms.Form):
+    """Change an open action: what, who, by when, how urgent."""
+
+    title = forms.CharField(label=_("Title"), max_length=200)
+    owner = PersonChoiceField(
+        label=_("Owner"),
+        queryset=_people_with_a_role(),
+        required=False,
+        empty_label=_("Nobody yet"),
+    )
+    due_date = forms.DateField(label=_("Due"), widget=forms.DateInput(attrs={"type": "date"}))
+    priority = forms.IntegerField(
+        label=_("Priority"),
+        min_value=1,
+        max_value=999,
+        help_text=_("1 is the most urgent."),
+    )
+
+    def __init__(self, *args, current_owner_id: int | None = None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if current_owner_id is not None:
+            # An owner who has since lost their role stays selected rather than being
+            # cleared silently by an edit of another field.
+            self.fields["owner"].queryset = _people_with_a_role(also=current_owner_id)
+
+
+class ActionDoneForm(forms.Form):
+    """Mark an action done, with an optional note of what was done."""
+
+    note = forms.CharField(
+        label=_("What was done (optional)"),
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+
+
+class ActionDropForm(forms.Form):
+    """Drop an action: the note saying why is required."""
+
+    note = forms.CharField(
+        label=_("Why is it dropped?"), max_length=2000, widget=forms.Textarea(attrs={"rows": 3})
+    )

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models import Case, Count, Prefetch, Q, QuerySet, When
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -319,17 +319,13 @@ def assessment_evidence(
     ):
         facts[row["system_id"]]["ai_ops"] = row["n"]
     # 5: the training data of the deployed version (or the newest one).
-    versions: dict[int, ModelVersion] = {}
-    for version in ModelVersion.objects.filter(system_id__in=ids).order_by("registered_at"):
-        versions[version.system_id] = version
+    by_pk: dict[int, ModelVersion] = {}
+    newest: dict[int, ModelVersion] = {}
+    for version in ModelVersion.objects.filter(system_id__in=ids).order_by("registered_at", "pk"):
+        by_pk[version.pk] = version
+        newest[version.system_id] = version
     for system in systems:
-        version = (
-            versions.get(system.pk)
-            if system.deployed_version_id is None
-            else next(
-                (v for v in [system.deployed_version] if v is not None), versions.get(system.pk)
-            )
-        )
+        version = by_pk.get(system.deployed_version_id) or newest.get(system.pk)
         if version is not None:
             facts[system.pk]["training_rows"] = version.training_rows
             facts[system.pk]["labelled_share"] = version.training_labelled_share
@@ -354,9 +350,23 @@ def system_assessment(system: AISystem, *, now: datetime | None = None) -> dict:
         "items": list(
             ActionItem.objects.filter(system=system)
             .select_related("owner", "closed_by")
-            .order_by("status", "priority", "due_date")
+            # Open items first, then by priority and due date.
+            .order_by(
+                Case(When(status=ActionItem.Status.OPEN, then=0), default=1),
+                "priority",
+                "due_date",
+            )
         ),
     }
+
+
+def action_plan_preview(
+    system: AISystem, state: dict, *, today: date
+) -> list[assessment.PlannedAction]:
+    """What generating the plan would add now: its actions never proposed for this system."""
+    known = {item.key for item in state["items"]}
+    planned = assessment.action_plan(state["scores"], stage=system.stage, today=today)
+    return [action for action in planned if action.key not in known]
 
 
 def portfolio_assessment(*, now: datetime | None = None) -> list[tuple[AISystem, list]]:

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from governance import escalation_views, views
+from governance import assessment_views, escalation_views, views
 
 app_name = "governance"
 
@@ -64,4 +64,28 @@ urlpatterns = [
         name="webhook_toggle",
     ),
     path("escalations/<int:pk>/silence/", escalation_views.silence_create, name="silence_create"),
+    path("assessment/", assessment_views.portfolio, name="assessment_portfolio"),
+    path("systems/<slug:slug>/assessment/", assessment_views.assessment_page, name="assessment"),
+    path(
+        "systems/<slug:slug>/assessment/plan/",
+        assessment_views.plan_generate,
+        name="assessment_plan",
+    ),
+    path(
+        "systems/<slug:slug>/assessment/items/<int:pk>/",
+        assessment_views.item_edit,
+        name="assessment_item",
+    ),
+    path(
+        "systems/<slug:slug>/assessment/items/<int:pk>/done/",
+        assessment_views.item_close,
+        {"status": "done"},
+        name="assessment_item_done",
+    ),
+    path(
+        "systems/<slug:slug>/assessment/items/<int:pk>/drop/",
+        assessment_views.item_close,
+        {"status": "dropped"},
+        name="assessment_item_drop",
+    ),
 ]

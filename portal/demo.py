@@ -18,6 +18,7 @@ from django.utils import timezone
 from core.roles import Role
 from governance import services as governance
 from governance.services import escalations
+from portal.demo_assessment import demo_assessment_load
 from portal.demo_quality import demo_sources_load
 from portal.demo_rollout import demo_rollout_load
 from registry.models import AISystem, MetricSpec, ModelVersion, content_hash
@@ -388,6 +389,7 @@ def demo_load() -> list[DemoUser]:
     demo_changes_and_escalations_load()
     demo_sources_load()
     demo_rollout_load()
+    demo_assessment_load()  # last: the plans are drawn from the final evidence
     return users
 
 

@@ -7,6 +7,7 @@ from governance.services.assessment import (
     action_plan_generate,
     assessment_answers_save,
     may_assess,
+    may_close_action,
 )
 from governance.services.changes import (
     approvals_required,
@@ -59,6 +60,7 @@ __all__ = [
     "change_requests_rebind",
     "live_approvals",
     "may_assess",
+    "may_close_action",
     "orphans_notify",
     "ownership_assign",
     "ownership_for",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from django.db import transaction
+from django.db.models import Max
 from django.utils import timezone
 
 from core.errors import ApplicationError
@@ -13,8 +14,9 @@ from governance import assessment
 from governance.audit import audit_record
 from governance.choices import RootCause
 from governance.models import ActionItem, AiOpsMember, AssessmentAnswer, SystemOwnership
-from governance.selectors import system_assessment
+from governance.selectors import action_plan_preview, system_assessment
 from registry.models import AISystem
+from registry.permissions import READ_ROLES, has_any_role
 
 ITEM_FIELDS = frozenset({"title", "owner", "due_date", "priority", "note"})
 
@@ -81,8 +83,14 @@ def action_plan_generate(*, system: AISystem, by, now: datetime | None = None) -
     with transaction.atomic():
         AISystem.objects.select_for_update().get(pk=system.pk)
         state = system_assessment(system, now=now)
-        planned = assessment.action_plan(state["scores"], stage=system.stage, today=now.date())
-        known = set(ActionItem.objects.filter(system=system).values_list("key", flat=True))
+        planned = action_plan_preview(system, state, today=now.date())
+        # New items rank after the open ones already planned.
+        offset = (
+            ActionItem.objects.filter(system=system, status=ActionItem.Status.OPEN).aggregate(
+                top=Max("priority")
+            )["top"]
+            or 0
+        )
         owner = (
             SystemOwnership.objects.filter(system=system).values_list("owner", flat=True).first()
         )
@@ -94,11 +102,10 @@ def action_plan_generate(*, system: AISystem, by, now: datetime | None = None) -
                 title=str(action.title),
                 owner_id=owner,
                 due_date=action.due,
-                priority=action.priority,
+                priority=offset + action.priority,
                 created_at=now,
             )
             for action in planned
-            if action.key not in known
         ]
         if created:
             audit_record(
@@ -119,6 +126,7 @@ def action_item_create(
         raise ApplicationError("Choose the root cause it addresses.", field="cause")
     if not (title or "").strip():
         raise ApplicationError("Say what is to be done.", field="title")
+    _check_owner(owner)
     with transaction.atomic():
         item = ActionItem.objects.create(
             system=system,
@@ -142,6 +150,18 @@ def _locked(item: ActionItem) -> ActionItem:
     return ActionItem.objects.select_for_update().select_related("system").get(pk=item.pk)
 
 
+def _check_owner(owner) -> None:
+    if owner is not None and not (owner.is_active and has_any_role(owner, READ_ROLES)):
+        raise ApplicationError(
+            "An action's owner is an active person with a role in the portal.", field="owner"
+        )
+
+
+def may_close_action(item: ActionItem, by) -> bool:
+    """Those who assess the system, and the item's own owner, close it."""
+    return item.owner_id == getattr(by, "pk", None) or may_assess(item.system, by)
+
+
 def action_item_update(*, item: ActionItem, by, **changes) -> ActionItem:
     """Change an open item's title, owner, due date, priority or note."""
     unknown = set(changes) - ITEM_FIELDS
@@ -154,6 +174,9 @@ def action_item_update(*, item: ActionItem, by, **changes) -> ActionItem:
         _require(locked.system, by)
         if locked.status != ActionItem.Status.OPEN:
             raise ApplicationError("A closed action cannot change.", status=409)
+        # A new owner must be someone who can act; one who since lost their role may stay.
+        if "owner" in changes and changes["owner"] != locked.owner:
+            _check_owner(changes["owner"])
         before = {name: str(getattr(locked, name)) for name in changes}
         for name, value in changes.items():
             setattr(locked, name, value)
@@ -177,7 +200,7 @@ def action_item_close(*, item: ActionItem, by, status: str, note: str = "") -> A
         raise ApplicationError("Say why the action is dropped.", field="note")
     with transaction.atomic():
         locked = _locked(item)
-        if locked.owner_id != getattr(by, "pk", None):
+        if not may_close_action(locked, by):
             _require(locked.system, by)
         if locked.status != ActionItem.Status.OPEN:
             raise ApplicationError(

@@ -10,6 +10,8 @@ from django.core.management import CommandError, call_command
 from core.roles import Role, has_role
 from governance.models import (
     AccountabilitySignature,
+    ActionItem,
+    AssessmentAnswer,
     AuditEvent,
     BusinessUnitLead,
     ChangeRequest,
@@ -191,3 +193,12 @@ def test_the_demo_has_every_stage_and_a_rollout_waiting_at_25_percent():
     gates = system_gates(AISystem.objects.get(slug="loan-document-classifier"))
     met = [indicator.met for indicator in gates["indicators"]]
     assert any(met) and not all(met)
+
+
+def test_the_demo_has_assessments_with_plans_and_a_completed_action():
+    call_command("load_demo")
+    assistant = AISystem.objects.get(slug="customer-service-assistant")
+    assert AssessmentAnswer.objects.filter(system=assistant).exists()
+    items = ActionItem.objects.filter(system=assistant)
+    assert items.filter(status="open").exists()
+    assert items.filter(status="done").count() == 1
