@@ -20,7 +20,7 @@ from governance import services as governance
 from governance.services import escalations
 from portal.demo_assessment import demo_assessment_load
 from portal.demo_quality import demo_sources_load
-from portal.demo_rollout import demo_rollout_load
+from portal.demo_rollout import demo_evidence_load, demo_rollout_load
 from registry.models import AISystem, MetricSpec, ModelVersion, content_hash
 from registry.rollups import hour_start
 from registry.validation import ValidPoint
@@ -389,7 +389,8 @@ def demo_load() -> list[DemoUser]:
     demo_changes_and_escalations_load()
     demo_sources_load()
     demo_rollout_load()
-    demo_assessment_load()  # last: the plans are drawn from the final evidence
+    demo_assessment_load()  # after the others: the plans are drawn from the final evidence
+    demo_evidence_load()  # last: the pack holds everything above
     return users
 
 

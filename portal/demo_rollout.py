@@ -22,7 +22,8 @@ from governance.models import Escalation
 from governance.services import escalations
 from registry.models import AISystem, ModelVersion
 from rollout import services
-from rollout.models import RollbackPlan, Rollout
+from rollout.evidence_services import evidence_pack_build, evidence_pack_request
+from rollout.models import EvidencePack, RollbackPlan, Rollout
 
 SYSTEM = "card-fraud-screener"
 CANDIDATE = "2.4.0"
@@ -118,3 +119,12 @@ def demo_rollout_load(*, now: datetime | None = None) -> Rollout | None:
     services.cohort_approve(step=step, by=users["director"], now=first_passed + timedelta(hours=2))
     services.rollout_evaluate(rollout_id=rollout.pk, now=now)
     return rollout
+
+
+def demo_evidence_load() -> None:
+    """One evidence pack of the screener, built at once (the queued build then finds it done)."""
+    system = AISystem.objects.filter(slug=SYSTEM).first()
+    if system is None or EvidencePack.objects.filter(system=system).exists():
+        return
+    pack = evidence_pack_request(system=system, by=_users()["director"])
+    evidence_pack_build(pack_id=pack.pk)

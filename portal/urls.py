@@ -22,9 +22,13 @@ urlpatterns = [
     path("", include("registry.urls")),
     path("", include("governance.urls")),
     path("", include("rollout.urls")),
+    path("", include("rollout.evidence_urls")),
     path("api/v1/", include(("registry.api_urls", "registry-api"), namespace="api")),
     path("api/v1/", include(("governance.api_urls", "governance-api"), namespace="governance-api")),
     path("api/v1/", include(("rollout.api_urls", "rollout-api"), namespace="rollout-api")),
+    path(
+        "api/v1/", include(("rollout.evidence_api_urls", "evidence-api"), namespace="evidence-api")
+    ),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]

@@ -15,3 +15,4 @@ class RolloutConfig(AppConfig):
 
         system_tab_register(SystemTab("stage", _("Stage and readiness"), "rollout:readiness", 50))
         system_tab_register(SystemTab("rollouts", _("Rollouts"), "rollout:system_rollouts", 60))
+        system_tab_register(SystemTab("evidence", _("Evidence pack"), "evidence:list", 70))

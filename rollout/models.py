@@ -1,4 +1,4 @@
-"""The four-stage framework's records: plans and drills, waivers, rollouts and their cohorts."""
+"""The four-stage framework's records: plans and drills, waivers, rollouts, evidence packs."""
 
 from __future__ import annotations
 
@@ -288,3 +288,44 @@ class Pause(models.Model):
 
     def __str__(self) -> str:
         return f"pause of {self.rollout_id} at {self.at:%Y-%m-%d %H:%M}"
+
+
+class EvidencePack(models.Model):
+    """One build of a system's evidence pack: who asked, when, and what it contained."""
+
+    class Status(models.TextChoices):
+        """pending -> ready | failed; both ends are final (a new request builds a new pack)."""
+
+        PENDING = "pending", _("Being built")
+        READY = "ready", _("Ready")
+        FAILED = "failed", _("Failed")
+
+    system = models.ForeignKey(AISystem, on_delete=models.CASCADE, related_name="evidence_packs")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("requested by"),
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    status = models.CharField(
+        _("status"), max_length=12, choices=Status.choices, default=Status.PENDING
+    )
+    requested_at = models.DateTimeField(_("requested"))
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+    bundle = models.JSONField(_("JSON bundle"), null=True, blank=True)
+    html = models.TextField(_("HTML report"), blank=True)
+    error = models.TextField(_("error"), blank=True)
+    sha256 = models.CharField(_("SHA-256 of the JSON bundle"), max_length=64, blank=True)
+    # The requester's language: the report (and the bundle's labels) are written in it.
+    language = models.CharField(_("language"), max_length=16, blank=True)
+
+    class Meta:
+        verbose_name = _("evidence pack")
+        verbose_name_plural = _("evidence packs")
+        ordering = ["-requested_at", "-id"]
+        indexes = [
+            models.Index(fields=["system", "-requested_at"], name="evidence_pack_by_system"),
+        ]
+
+    def __str__(self) -> str:
+        return f"evidence pack {self.pk} of {self.system_id} ({self.status})"

@@ -31,7 +31,7 @@ from registry.models import (
     SourceCheck,
     SourceDelivery,
 )
-from rollout.models import Rollout
+from rollout.models import EvidencePack, Rollout
 from rollout.selectors import deployment_status, system_gates
 
 pytestmark = pytest.mark.django_db
@@ -202,3 +202,10 @@ def test_the_demo_has_assessments_with_plans_and_a_completed_action():
     items = ActionItem.objects.filter(system=assistant)
     assert items.filter(status="open").exists()
     assert items.filter(status="done").count() == 1
+
+
+def test_the_demo_has_a_ready_evidence_pack_of_the_screener():
+    call_command("load_demo")
+    pack = EvidencePack.objects.get(system__slug="card-fraud-screener")
+    assert pack.status == "ready"
+    assert pack.bundle["rollouts"] and pack.bundle["audit_chain"]["verified"] is True
