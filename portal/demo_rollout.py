@@ -126,5 +126,6 @@ def demo_evidence_load() -> None:
     system = AISystem.objects.filter(slug=SYSTEM).first()
     if system is None or EvidencePack.objects.filter(system=system).exists():
         return
+    services.gates_evaluate()  # today's gate snapshot, for the pack's daily record
     pack = evidence_pack_request(system=system, by=_users()["director"])
     evidence_pack_build(pack_id=pack.pk)
