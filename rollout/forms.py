@@ -109,6 +109,7 @@ class RolloutPlanForm(forms.Form):
         label=_("Candidate version"), queryset=ModelVersion.objects.none()
     )
     cohorts = forms.CharField(
+        # xgettext:no-python-format (a percent sign, not a placeholder)
         label=_("Cohorts (% of traffic)"),
         max_length=200,
         initial=", ".join(str(percent) for percent in DEFAULT_COHORTS),

@@ -144,6 +144,7 @@ class Rollout(models.Model):
         default=False,
         help_text=_("A rehearsal routes no real traffic; rolling it back is a rollback drill."),
     )
+    # xgettext:no-python-format (a percent sign, not a placeholder)
     cohorts = models.JSONField(_("cohorts (% of traffic)"))
     observation_seconds = models.PositiveIntegerField(
         _("minimum observation per cohort (s)"), validators=[MinValueValidator(1)]

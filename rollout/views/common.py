@@ -36,6 +36,7 @@ STAGES = (
 )
 
 INDICATOR_LABELS = {
+    # xgettext:no-python-format (a percent sign, not a placeholder)
     "pipeline_uptime": gettext_lazy("Data pipeline uptime above 99.5% over 30 days"),
     "output_quality": gettext_lazy(
         "Output quality above threshold for 14 consecutive days without manual intervention"
