@@ -11,6 +11,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
     path("readyz", views.readyz, name="readyz"),
+    path("my-work/", views.my_work, name="my_work"),
     path(
         "login/",
         auth_views.LoginView.as_view(redirect_authenticated_user=True),

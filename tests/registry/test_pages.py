@@ -437,9 +437,10 @@ def test_the_detail_and_comparison_pages_cost_a_fixed_number_of_queries(
             make_daily(spec, new, day, [0.85])
     client.force_login(viewer)
 
-    # Session, user, groups, inbox count, webhook-tab check, system, specs, versions, rollups,
-    # upstream data issues (system page only): a fixed number, none per metric or day.
-    with django_assert_max_num_queries(10):
+    # Session, user, groups, inbox count, my-work count, webhook-tab check, system, specs,
+    # versions, rollups, upstream data issues (system page only): a fixed number, none per
+    # metric or day.
+    with django_assert_max_num_queries(11):
         assert client.get(f"/systems/{system.slug}/").status_code == 200
-    with django_assert_max_num_queries(9):
+    with django_assert_max_num_queries(10):
         assert client.get(f"/systems/{system.slug}/versions/?a=1.0.0&b=2.0.0").status_code == 200
