@@ -59,6 +59,32 @@
       return date.toISOString().replace("T", " ").replace("Z", "");
     },
 
+    /* Draw with `job`; when plotly.js is missing or the drawing fails, say so and open the table. */
+    drawOrFallback: function (area, labels, job) {
+      var charts = window.PortalCharts;
+      labels = labels || {};
+      if (!window.Plotly) {
+        charts.setStatus(area, labels.no_library, true);
+        charts.openTable(area);
+        return;
+      }
+      try {
+        job();
+      } catch (error) {
+        charts.setStatus(area, labels.unavailable, true);
+        charts.openTable(area);
+      }
+    },
+
+    /* Run `start` once the page is parsed (the scripts are deferred, but may load late). */
+    onReady: function (start) {
+      if (document.readyState === "loading") {
+        document.addEventListener("DOMContentLoaded", start);
+      } else {
+        start();
+      }
+    },
+
     formatNumber: function (value) {
       return Number(value).toLocaleString(document.documentElement.lang || undefined, {
         maximumSignificantDigits: 4

@@ -21,7 +21,6 @@
     return charts.readConfig("quality-config");
   };
   var setStatus = charts.setStatus;
-  var openTable = charts.openTable;
   var labelPlot = charts.labelPlot;
   var plotlyDate = charts.plotlyDate;
   var formatNumber = charts.formatNumber;
@@ -282,18 +281,7 @@
       }
     });
     jobs.forEach(function (job) {
-      var area = job[0];
-      if (!window.Plotly) {
-        setStatus(area, labels.no_library, true);
-        openTable(area);
-        return;
-      }
-      try {
-        job[1]();
-      } catch (error) {
-        setStatus(area, labels.unavailable, true);
-        openTable(area);
-      }
+      charts.drawOrFallback(job[0], labels, job[1]);
     });
   }
 
@@ -309,9 +297,5 @@
     }
   }
 
-  if (document.readyState === "loading") {
-    document.addEventListener("DOMContentLoaded", start);
-  } else {
-    start();
-  }
+  window.PortalCharts.onReady(start);
 })();

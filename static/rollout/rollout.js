@@ -19,7 +19,6 @@
     return charts.readConfig("rollout-chart-config");
   };
   var setStatus = charts.setStatus;
-  var openTable = charts.openTable;
   var plotlyDate = charts.plotlyDate;
   var formatNumber = charts.formatNumber;
   var PLOT_CONFIG = charts.PLOT_CONFIG;
@@ -177,20 +176,7 @@
     });
   }
 
-  function run(area, labels, job) {
-    labels = labels || {};
-    if (!window.Plotly) {
-      setStatus(area, labels.no_library, true);
-      openTable(area);
-      return;
-    }
-    try {
-      job();
-    } catch (error) {
-      setStatus(area, labels.unavailable, true);
-      openTable(area);
-    }
-  }
+  var run = charts.drawOrFallback;
 
   function start() {
     var config = readConfig();
@@ -204,9 +190,5 @@
     }
   }
 
-  if (document.readyState === "loading") {
-    document.addEventListener("DOMContentLoaded", start);
-  } else {
-    start();
-  }
+  window.PortalCharts.onReady(start);
 })();
