@@ -263,13 +263,13 @@ class ReferenceWindowForm(forms.Form):
     """A window of deliveries whose field distributions become the new references."""
 
     start = forms.DateTimeField(
-        label=_("From (UTC)"),
+        label=_("From"),
         input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d"],
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
         help_text=_("The first delivery time included."),
     )
     end = forms.DateTimeField(
-        label=_("Until (UTC)"),
+        label=_("Until"),
         input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d"],
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
         help_text=_("Deliveries before this time are included, this one not."),

@@ -220,6 +220,7 @@ def source_distributions(source: DataSource) -> list[dict[str, Any]]:
         entry: dict[str, Any] = {
             "field": profile.field,
             "delivery_at": delivery.at.isoformat(),
+            "delivered": delivery.at,
             "rows_current": profile.sample_rows,
             "reference_version": ref.version if ref else None,
             "rows_reference": ref.rows if ref else 0,
