@@ -21,6 +21,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 INTEGRATION = "integration"
@@ -208,45 +209,60 @@ def _cap(value: float) -> int:
 def integration_evidence(e: Evidence) -> tuple[int, list[str]]:
     """Cause 1: the integration error rate, schema changes and undocumented sources."""
     if e.sources == 0:
-        return 60, ["no data source is documented: the integration is unknown"]
+        return 60, [gettext("no data source is documented: the integration is unknown")]
     risk, reasons = 0.0, []
     if e.worst_integration_error_rate is None:
         risk += 30
-        reasons.append("no integration-test run in the last 30 days")
+        reasons.append(gettext("no integration-test run in the last 30 days"))
     else:
         risk += 60 * min(e.worst_integration_error_rate / 0.01, 1)
-        reasons.append(f"worst integration error rate {e.worst_integration_error_rate:.2%}")
+        reasons.append(
+            gettext("worst integration error rate %(rate)s")
+            % {"rate": f"{e.worst_integration_error_rate:.2%}"}
+        )
     if e.schema_failures:
         risk += 20
-        reasons.append(f"{e.schema_failures} source(s) with a removed or retyped field")
+        reasons.append(
+            gettext("%(count)s source(s) with a removed or retyped field")
+            % {"count": e.schema_failures}
+        )
     elif e.schema_warnings:
         risk += 10
-        reasons.append(f"{e.schema_warnings} source(s) with an unannounced new field")
+        reasons.append(
+            gettext("%(count)s source(s) with an unannounced new field")
+            % {"count": e.schema_warnings}
+        )
     if e.sources_without_schema:
         risk += 20 * e.sources_without_schema / e.sources
-        reasons.append(f"{e.sources_without_schema} of {e.sources} sources without a schema")
+        reasons.append(
+            gettext("%(count)s of %(sources)s sources without a schema")
+            % {"count": e.sources_without_schema, "sources": e.sources}
+        )
     return _cap(risk), reasons
 
 
 def output_quality_evidence(e: Evidence) -> tuple[int, list[str]]:
     """Cause 2: quality variance, breach counts, and breaches rising as use grows."""
     if e.quality_metrics == 0:
-        return 60, ["no output-quality metric is declared"]
+        return 60, [gettext("no output-quality metric is declared")]
     risk, reasons = 0.0, []
     if e.quality_cv is None:
         risk += 20
-        reasons.append("no daily quality value in the last 30 days")
+        reasons.append(gettext("no daily quality value in the last 30 days"))
     else:
         risk += 40 * min(e.quality_cv / 0.05, 1)
-        reasons.append(f"daily quality varies by {e.quality_cv:.1%} (coefficient of variation)")
+        reasons.append(
+            gettext("daily quality varies by %(cv)s (coefficient of variation)")
+            % {"cv": f"{e.quality_cv:.1%}"}
+        )
     breaches = e.breaches_recent + e.breaches_before
     risk += 40 * min(breaches / 10, 1)
-    reasons.append(f"{breaches} threshold breach(es) in 30 days")
+    reasons.append(gettext("%(count)s threshold breach(es) in 30 days") % {"count": breaches})
     if e.breaches_recent > e.breaches_before:
         risk += 20
         reasons.append(
-            f"breaches rising: {e.breaches_recent} in the last 15 days, "
-            f"{e.breaches_before} in the 15 before"
+            gettext("breaches rising: %(recent)s in the last 15 days, %(before)s in the 15 before")
+            % {"recent": e.breaches_recent, "before": e.breaches_before}
         )
     return _cap(risk), reasons
 
@@ -256,20 +272,24 @@ def monitoring_evidence(e: Evidence) -> tuple[int, list[str]]:
     risk, reasons = 0.0, []
     if e.required_metrics == 0:
         risk += 50
-        reasons.append("no required metric is declared")
+        reasons.append(gettext("no required metric is declared"))
     else:
         coverage = e.reporting_metrics / e.required_metrics
         risk += 50 * (1 - coverage)
         reasons.append(
-            f"{e.reporting_metrics} of {e.required_metrics} required metrics reported in 24 h"
+            gettext("%(reporting)s of %(required)s required metrics reported in 24 h")
+            % {"reporting": e.reporting_metrics, "required": e.required_metrics}
         )
     if not e.alert_tested:
         risk += 30
-        reasons.append("no test alert acknowledged in the last 30 days")
+        reasons.append(gettext("no test alert acknowledged in the last 30 days"))
     if e.sources:
         risk += 20 * (1 - e.sources_evaluated / e.sources)
         if e.sources_evaluated < e.sources:
-            reasons.append(f"{e.sources - e.sources_evaluated} source(s) never checked")
+            reasons.append(
+                gettext("%(count)s source(s) never checked")
+                % {"count": e.sources - e.sources_evaluated}
+            )
     return _cap(risk), reasons
 
 
@@ -278,19 +298,19 @@ def ownership_evidence(e: Evidence) -> tuple[int, list[str]]:
     risk, reasons = 0.0, []
     if not e.owner:
         risk += 40
-        reasons.append("no owner is named")
+        reasons.append(gettext("no owner is named"))
     elif not e.signed:
         risk += 30
-        reasons.append("the owner has not signed the accountability statement")
+        reasons.append(gettext("the owner has not signed the accountability statement"))
     if not e.budget_authority:
         risk += 10
-        reasons.append("no budget authority recorded")
+        reasons.append(gettext("no budget authority recorded"))
     if e.ai_ops == 0:
         risk += 20
-        reasons.append("no AI-operations member")
+        reasons.append(gettext("no AI-operations member"))
     if e.orphaned:
         risk += 30
-        reasons.append("flagged orphaned (inactive owner or lapsed signature)")
+        reasons.append(gettext("flagged orphaned (inactive owner or lapsed signature)"))
     return _cap(risk), reasons
 
 
@@ -299,28 +319,40 @@ def training_data_evidence(e: Evidence) -> tuple[int, list[str]]:
     risk, reasons = 0.0, []
     if e.training_rows is None:
         risk += 30
-        reasons.append("the model version records no training-data size")
+        reasons.append(gettext("the model version records no training-data size"))
     elif e.training_rows < 10_000:
         risk += 40
-        reasons.append(f"only {e.training_rows:,} training rows")
+        reasons.append(gettext("only %(rows)s training rows") % {"rows": f"{e.training_rows:,}"})
     elif e.training_rows < 100_000:
         risk += 20
-        reasons.append(f"{e.training_rows:,} training rows")
+        reasons.append(gettext("%(rows)s training rows") % {"rows": f"{e.training_rows:,}"})
     if e.labelled_share is None:
         risk += 20
-        reasons.append("no labelled share recorded")
+        reasons.append(gettext("no labelled share recorded"))
     elif e.labelled_share < 0.2:
         risk += 30
-        reasons.append(f"only {e.labelled_share:.0%} of the training data is labelled")
+        reasons.append(
+            gettext("only %(share)s of the training data is labelled")
+            % {"share": f"{e.labelled_share:.0%}"}
+        )
     elif e.labelled_share < 0.5:
         risk += 15
-        reasons.append(f"{e.labelled_share:.0%} of the training data is labelled")
+        reasons.append(
+            gettext("%(share)s of the training data is labelled")
+            % {"share": f"{e.labelled_share:.0%}"}
+        )
     if e.worst_psi is not None and e.worst_psi > 0.25:
         risk += 30
-        reasons.append(f"production inputs drift from the reference (PSI {e.worst_psi:.2f})")
+        reasons.append(
+            gettext("production inputs drift from the reference (PSI %(psi)s)")
+            % {"psi": f"{e.worst_psi:.2f}"}
+        )
     elif e.worst_psi is not None and e.worst_psi > 0.1:
         risk += 15
-        reasons.append(f"production inputs drift a little (PSI {e.worst_psi:.2f})")
+        reasons.append(
+            gettext("production inputs drift a little (PSI %(psi)s)")
+            % {"psi": f"{e.worst_psi:.2f}"}
+        )
     return _cap(risk), reasons
 
 
@@ -340,10 +372,14 @@ def scores(evidence: Evidence, answers: Mapping[str, int]) -> list[CauseScore]:
         from_answers, answered = questionnaire_risk(cause, answers)
         from_evidence, reasons = EVIDENCE[cause](evidence)
         if from_answers is not None:
-            reasons = [*reasons, f"questionnaire: risk {from_answers} from {answered} answers"]
+            reasons = [
+                *reasons,
+                gettext("questionnaire: risk %(risk)s from %(count)s answers")
+                % {"risk": from_answers, "count": answered},
+            ]
             score = round((from_answers + from_evidence) / 2)
         else:
-            reasons = [*reasons, "questionnaire not answered: the evidence alone"]
+            reasons = [*reasons, gettext("questionnaire not answered: the evidence alone")]
             score = from_evidence
         result.append(
             CauseScore(

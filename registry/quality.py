@@ -1,5 +1,8 @@
 """The statistics of the data-quality dashboard, as pure functions over plain data.
 
+Details are worded in the active language (gettext needs no database); a check
+evaluated by the worker is stored in the portal's language (LANGUAGE_CODE).
+
 Freshness, uptime (readiness indicator 1), volume anomaly, completeness,
 schema change, distribution drift (PSI and a binned Wasserstein distance) and
 the integration error rate (readiness indicator 3). Nothing here touches the
@@ -25,6 +28,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import pairwise
+
+from django.utils.translation import gettext as _
 
 OK = "ok"
 WARN = "warn"
@@ -110,9 +115,11 @@ def freshness(
     """
     if expected_interval <= timedelta(0):
         raise ValueError("expected_interval must be positive")
-    levels = f"SLA {_seconds(expected_interval)}, warn past 1x, fail past 2x"
+    levels = _("SLA %(interval)s, warn past 1x, fail past 2x") % {
+        "interval": _seconds(expected_interval)
+    }
     if last_delivery is None:
-        return Check(FAIL, None, f"freshness: no delivery ever; {levels}")
+        return Check(FAIL, None, _("freshness: no delivery ever; %(levels)s") % {"levels": levels})
     age = max(now - last_delivery, timedelta(0))
     if age > 2 * expected_interval:
         status = FAIL
@@ -121,7 +128,10 @@ def freshness(
     else:
         status = OK
     return Check(
-        status, age.total_seconds(), f"freshness: last delivery {_seconds(age)} ago; {levels}"
+        status,
+        age.total_seconds(),
+        _("freshness: last delivery %(age)s ago; %(levels)s")
+        % {"age": _seconds(age), "levels": levels},
     )
 
 
@@ -205,8 +215,11 @@ def volume_check(
         return Check(
             INSUFFICIENT_DATA,
             float(rows),
-            f"volume: {rows} rows; insufficient data, needs {min_count} earlier deliveries, "
-            f"has {len(trailing)}",
+            _(
+                "volume: %(rows)s rows; insufficient data, needs %(needed)s earlier deliveries, "
+                "has %(count)s"
+            )
+            % {"rows": rows, "needed": min_count, "count": len(trailing)},
         )
     low, high = band
     median, mad = _median_mad(trailing)
@@ -214,8 +227,20 @@ def volume_check(
     return Check(
         status,
         float(rows),
-        f"volume: {rows} rows vs median {median:g} +/- {VOLUME_K} x {MAD_SCALE} x MAD {mad:g} "
-        f"= [{low:g}, {high:g}] over the last {len(trailing)} deliveries",
+        _(
+            "volume: %(rows)s rows vs median %(median)s +/- %(k)s x %(scale)s x MAD %(mad)s "
+            "= [%(low)s, %(high)s] over the last %(count)s deliveries"
+        )
+        % {
+            "rows": rows,
+            "median": f"{median:g}",
+            "k": VOLUME_K,
+            "scale": MAD_SCALE,
+            "mad": f"{mad:g}",
+            "low": f"{low:g}",
+            "high": f"{high:g}",
+            "count": len(trailing),
+        },
     )
 
 
@@ -238,12 +263,24 @@ def completeness(
     if not (0 <= warn <= 1 and 0 <= fail <= 1):
         raise ValueError("the levels must be between 0 and 1")
     _check_levels(warn=warn, fail=fail)
-    sample = f" of {rows} rows" if rows is not None else ""
+    values = {
+        "share": f"{missing_share:.2%}",
+        "rows": rows,
+        "warn": f"{warn:.0%}",
+        "fail": f"{fail:.0%}",
+    }
     return Check(
         _level(missing_share, warn=warn, fail=fail),
         missing_share,
-        f"completeness: {missing_share:.2%} missing{sample}; "
-        f"warn past {warn:.0%}, fail past {fail:.0%}",
+        (
+            _(
+                "completeness: %(share)s missing of %(rows)s rows; "
+                "warn past %(warn)s, fail past %(fail)s"
+            )
+            if rows is not None
+            else _("completeness: %(share)s missing; warn past %(warn)s, fail past %(fail)s")
+        )
+        % values,
     )
 
 
@@ -390,18 +427,33 @@ def drift_check(
     if min_rows < 0:
         raise ValueError("min_rows must not be negative")
     _check_levels(warn=warn, fail=fail)
-    sample = f"{rows_reference} reference rows, {rows_current} current rows"
+    sample = _("%(reference)s reference rows, %(current)s current rows") % {
+        "reference": rows_reference,
+        "current": rows_current,
+    }
     if rows_reference < min_rows or rows_current < min_rows:
         return Check(
             INSUFFICIENT_DATA,
             value,
-            f"{method}: insufficient data, needs {min_rows} rows on each side; {sample}",
+            _("%(method)s: insufficient data, needs %(rows)s rows on each side; %(sample)s")
+            % {"method": method, "rows": min_rows, "sample": sample},
         )
     if value is None:
-        return Check(INSUFFICIENT_DATA, None, f"{method}: no value; {sample}")
-    levels = f"warn past {warn:g}" + (f", fail past {fail:g}" if fail is not None else "")
+        return Check(
+            INSUFFICIENT_DATA,
+            None,
+            _("%(method)s: no value; %(sample)s") % {"method": method, "sample": sample},
+        )
+    levels = (
+        _("warn past %(warn)s, fail past %(fail)s") % {"warn": f"{warn:g}", "fail": f"{fail:g}"}
+        if fail is not None
+        else _("warn past %(warn)s") % {"warn": f"{warn:g}"}
+    )
     return Check(
-        _level(value, warn=warn, fail=fail), value, f"{method} {value:.3g}: {levels}; {sample}"
+        _level(value, warn=warn, fail=fail),
+        value,
+        _("%(method)s %(value)s: %(levels)s; %(sample)s")
+        % {"method": method, "value": f"{value:.3g}", "levels": levels, "sample": sample},
     )
 
 
@@ -442,28 +494,34 @@ def schema_check(diff: SchemaDiff, *, expected_fields: int) -> Check:
     The value is the number of changed fields.
     """
     if expected_fields == 0:
-        return Check(INSUFFICIENT_DATA, None, "schema: no expected schema is set for this source")
+        return Check(
+            INSUFFICIENT_DATA, None, _("schema: no expected schema is set for this source")
+        )
     changes = len(diff.added) + len(diff.removed) + len(diff.retyped)
     parts = []
     if diff.removed:
-        parts.append("removed " + ", ".join(diff.removed))
+        parts.append(_("removed %(fields)s") % {"fields": ", ".join(diff.removed)})
     if diff.retyped:
-        parts.append(
-            "retyped " + ", ".join(f"{f} ({old} -> {new})" for f, old, new in diff.retyped)
-        )
+        retyped = ", ".join(f"{f} ({old} -> {new})" for f, old, new in diff.retyped)
+        parts.append(_("retyped %(fields)s") % {"fields": retyped})
     if diff.added:
-        parts.append("added " + ", ".join(diff.added))
+        parts.append(_("added %(fields)s") % {"fields": ", ".join(diff.added)})
     if diff.removed or diff.retyped:
         status = FAIL
     elif diff.added:
         status = WARN
     else:
         status = OK
-    summary = "; ".join(parts) if parts else f"all {expected_fields} expected fields as expected"
+    summary = (
+        "; ".join(parts)
+        if parts
+        else _("all %(count)s expected fields as expected") % {"count": expected_fields}
+    )
     return Check(
         status,
         float(changes),
-        f"schema: {summary}; removed or retyped fields fail, added ones warn",
+        _("schema: %(summary)s; removed or retyped fields fail, added ones warn")
+        % {"summary": summary},
     )
 
 
@@ -472,24 +530,45 @@ def integration_check(*, passed: int, failed: int, window_days: int) -> Check:
     rate = error_rate(passed=passed, failed=failed)
     if rate is None:
         return Check(
-            INSUFFICIENT_DATA, None, f"integration: no test run in the last {window_days} days"
+            INSUFFICIENT_DATA,
+            None,
+            _("integration: no test run in the last %(days)s days") % {"days": window_days},
         )
     return Check(
         OK if error_rate_ok(rate) else FAIL,
         rate,
-        f"integration: {failed} failed of {passed + failed} checks ({rate:.2%}) in the last "
-        f"{window_days} days; must be below {ERROR_RATE_LIMIT:.0%}",
+        _(
+            "integration: %(failed)s failed of %(total)s checks (%(rate)s) in the last "
+            "%(days)s days; must be below %(limit)s"
+        )
+        % {
+            "failed": failed,
+            "total": passed + failed,
+            "rate": f"{rate:.2%}",
+            "days": window_days,
+            "limit": f"{ERROR_RATE_LIMIT:.0%}",
+        },
     )
 
 
 def uptime_check(ratio: Ratio, *, window_days: int) -> Check:
     """Indicator 1 as a verdict: ok strictly above 99.5%, fail otherwise; no interval: none."""
     if ratio.share is None:
-        return Check(INSUFFICIENT_DATA, None, "uptime: the window holds no whole delivery interval")
+        return Check(
+            INSUFFICIENT_DATA, None, _("uptime: the window holds no whole delivery interval")
+        )
     return Check(
         OK if uptime_ok(ratio.share) else FAIL,
         ratio.share,
-        f"uptime: {ratio.numerator} of {ratio.denominator} expected intervals had a delivery "
-        f"({ratio.share:.2%}) over the last {window_days} days; must be above "
-        f"{UPTIME_TARGET:.1%}",
+        _(
+            "uptime: %(up)s of %(expected)s expected intervals had a delivery (%(share)s) "
+            "over the last %(days)s days; must be above %(target)s"
+        )
+        % {
+            "up": ratio.numerator,
+            "expected": ratio.denominator,
+            "share": f"{ratio.share:.2%}",
+            "days": window_days,
+            "target": f"{UPTIME_TARGET:.1%}",
+        },
     )

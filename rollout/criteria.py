@@ -2,7 +2,8 @@
 
 `SystemFacts` is what the selectors gather (in a fixed number of queries for
 any number of systems); everything here is pure, so the gates are tested on
-plain data and the beat cycle spends its time in a few large queries.
+plain data and the beat cycle spends its time in a few large queries. Labels and
+evidence are in the active language (gettext), as the pages show them.
 """
 
 from __future__ import annotations
@@ -10,8 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
+from django.utils.translation import gettext as _
+
 from registry.choices import Stage
 from rollout import indicators as ind
+from rollout.choices import Verdict
 
 ALERT_TEST_VALID = ind.ALERT_TEST_VALID
 MONITORING_FRESH = ind.MONITORING_FRESH
@@ -117,10 +121,10 @@ def waiver_covers(waiver_unmet: list[str] | None, indicators: list[ind.Indicator
 def _alert_tested(facts: SystemFacts, now: datetime) -> tuple[bool, str]:
     at = facts.alert_acknowledged_at
     if at is not None and now - at <= ALERT_TEST_VALID:
-        return True, f"test alert acknowledged {at:%Y-%m-%d %H:%M} UTC"
+        return True, _("test alert acknowledged %(at)s UTC") % {"at": f"{at:%Y-%m-%d %H:%M}"}
     if facts.alert_pending:
-        return False, "a test alert was sent and waits for its acknowledgement"
-    return False, "no test alert acknowledged in the last 30 days"
+        return False, _("a test alert was sent and waits for its acknowledgement")
+    return False, _("no test alert acknowledged in the last 30 days")
 
 
 def exit_criteria(facts: SystemFacts, *, now: datetime) -> list[Criterion]:
@@ -134,33 +138,34 @@ def exit_criteria(facts: SystemFacts, *, now: datetime) -> list[Criterion]:
         return [
             Criterion(
                 "data_flow_documented",
-                "Every system the AI touches is documented, with its owner and schema",
+                _("Every system the AI touches is documented, with its owner and schema"),
                 bool(sources) and not undocumented,
-                "no data source registered"
+                _("no data source registered")
                 if not sources
                 else (
-                    "missing owner or schema: " + ", ".join(undocumented)
+                    _("missing owner or schema: %(sources)s") % {"sources": ", ".join(undocumented)}
                     if undocumented
-                    else f"{len(sources)} sources, each with owner and schema"
+                    else _("%(count)s sources, each with owner and schema")
+                    % {"count": len(sources)}
                 ),
                 "registry:quality_dashboard",
             ),
             Criterion(
                 "quality_gaps_identified",
-                "Data-quality gaps identified (every source's checks evaluated)",
+                _("Data-quality gaps identified (every source's checks evaluated)"),
                 bool(sources) and not unevaluated,
-                "not evaluated yet: " + ", ".join(unevaluated)
+                _("not evaluated yet: %(sources)s") % {"sources": ", ".join(unevaluated)}
                 if unevaluated
-                else ("every source evaluated" if sources else "no data source registered"),
+                else (_("every source evaluated") if sources else _("no data source registered")),
                 "registry:quality_dashboard",
             ),
             Criterion(
                 "pipelines_delivering",
-                "Data pipelines registered and delivering",
+                _("Data pipelines registered and delivering"),
                 bool(sources) and not silent,
-                "not delivering: " + ", ".join(silent)
+                _("not delivering: %(sources)s") % {"sources": ", ".join(silent)}
                 if silent
-                else ("every source delivering" if sources else "no data source registered"),
+                else (_("every source delivering") if sources else _("no data source registered")),
                 "registry:quality_dashboard",
             ),
         ]
@@ -175,23 +180,26 @@ def exit_criteria(facts: SystemFacts, *, now: datetime) -> list[Criterion]:
         return [
             Criterion(
                 "thresholds_defined",
-                "Performance thresholds defined for every required metric",
+                _("Performance thresholds defined for every required metric"),
                 quality_defined,
-                f"{len(facts.required_metrics)} required metrics with thresholds"
+                _("%(count)s required metrics with thresholds")
+                % {"count": len(facts.required_metrics)}
                 if quality_defined
-                else "no required output-quality metric declared",
+                else _("no required output-quality metric declared"),
                 "registry:system_detail",
             ),
             Criterion(
                 "monitoring_instrumented",
-                "Monitoring instrumented: every required metric reported in the last 24 h",
+                _("Monitoring instrumented: every required metric reported in the last 24 h"),
                 bool(facts.required_metrics) and not stale,
-                "silent: " + ", ".join(stale) if stale else "every required metric reporting",
+                _("silent: %(metrics)s") % {"metrics": ", ".join(stale)}
+                if stale
+                else _("every required metric reporting"),
                 "registry:system_detail",
             ),
             Criterion(
                 "alerting_tested",
-                "Alerting in place and tested (a test alert acknowledged)",
+                _("Alerting in place and tested (a test alert acknowledged)"),
                 tested,
                 tested_evidence,
                 "rollout:readiness",
@@ -205,47 +213,49 @@ def exit_criteria(facts: SystemFacts, *, now: datetime) -> list[Criterion]:
         return [
             Criterion(
                 "owner_signed",
-                "A named owner with budget authority has signed off",
+                _("A named owner with budget authority has signed off"),
                 bool(facts.owner) and facts.signed and bool(facts.budget_authority),
-                f"owner {facts.owner}, signed" if facts.signed else "not signed",
+                _("owner %(name)s, signed") % {"name": facts.owner}
+                if facts.signed
+                else _("not signed"),
                 "governance:ownership",
             ),
             Criterion(
                 "ai_ops_function",
-                "An AI-operations function exists (a named member)",
+                _("An AI-operations function exists (a named member)"),
                 bool(facts.ai_ops),
-                ", ".join(facts.ai_ops) or "no AI-operations member",
+                ", ".join(facts.ai_ops) or _("no AI-operations member"),
                 "governance:ownership",
             ),
             Criterion(
                 "change_protocol",
-                "Change management configured: a business-unit lead named, approvers exist",
+                _("Change management configured: a business-unit lead named, approvers exist"),
                 bool(facts.leads) and facts.approvers_exist,
                 "; ".join(
                     part
                     for part in (
-                        "" if facts.leads else "no business-unit lead named",
-                        "" if facts.approvers_exist else "nobody holds the Approver role",
+                        "" if facts.leads else _("no business-unit lead named"),
+                        "" if facts.approvers_exist else _("nobody holds the Approver role"),
                     )
                     if part
                 )
-                or f"{len(facts.leads)} leads, approvers in place",
+                or _("%(count)s leads, approvers in place") % {"count": len(facts.leads)},
                 "governance:ownership",
             ),
             Criterion(
                 "escalation_path",
-                "Escalation path configured (a level-3 person or group)",
+                _("Escalation path configured (a level-3 person or group)"),
                 facts.level3_configured,
-                "level 3 named" if facts.level3_configured else "no level-3 person or group",
+                _("level 3 named") if facts.level3_configured else _("no level-3 person or group"),
                 "governance:system_changes",
             ),
             Criterion(
                 "readiness",
-                "Readiness verdict: ready, or conditional with a director's waiver",
+                _("Readiness verdict: ready, or conditional with a director's waiver"),
                 verdict == ind.READY or waived,
-                f"{verdict}"
-                + (f"; unmet: {', '.join(unmet)}" if unmet else "")
-                + ("; waived" if waived else ""),
+                str(Verdict(verdict).label)
+                + (_("; unmet: %(keys)s") % {"keys": ", ".join(unmet)} if unmet else "")
+                + (_("; waived") if waived else ""),
                 "rollout:readiness",
             ),
         ]
@@ -253,9 +263,9 @@ def exit_criteria(facts: SystemFacts, *, now: datetime) -> list[Criterion]:
         return [
             Criterion(
                 "rollout_completed",
-                "A staged rollout reached 100% of traffic",
+                _("A staged rollout reached 100% of traffic"),
                 facts.completed_rollout,
-                "completed" if facts.completed_rollout else "no rollout has completed",
+                _("completed") if facts.completed_rollout else _("no rollout has completed"),
                 "rollout:rollout_list",
             )
         ]

@@ -17,6 +17,9 @@ Boundaries, as DOMAIN.md writes them:
 7. every named business-unit lead attested the briefing.
 An indicator with nothing to measure (no pipeline, no quality metric, no lead)
 is unmet: readiness is shown, never assumed.
+
+The words are translated into the active language (gettext needs no database),
+so a page shows them in its reader's language.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+
+from django.utils.translation import gettext as _
 
 UPTIME_TARGET = 0.995
 QUALITY_DAYS = 14
@@ -67,21 +72,31 @@ class Pipeline:
 def pipeline_uptime(pipelines: Sequence[Pipeline]) -> Indicator:
     """Indicator 1: every pipeline's uptime strictly above 99.5% over the trailing 30 days."""
     evidence = [
-        f"{p.name}: {p.up} of {p.expected} intervals"
-        + (f" ({p.share:.2%})" if p.share is not None else " (no whole interval)")
+        (
+            _("%(name)s: %(up)s of %(expected)s intervals (%(share)s)")
+            if p.share is not None
+            else _("%(name)s: %(up)s of %(expected)s intervals (no whole interval)")
+        )
+        % {"name": p.name, "up": p.up, "expected": p.expected, "share": _percent(p.share)}
         for p in pipelines
     ]
     shares = [p.share for p in pipelines]
     met = bool(pipelines) and all(s is not None and s > UPTIME_TARGET for s in shares)
     known = [s for s in shares if s is not None]
     if not pipelines:
-        value = "no pipeline registered"
+        value = _("no pipeline registered")
     elif known:
-        value = f"lowest {min(known):.2%}"
+        value = _("lowest %(share)s") % {"share": _percent(min(known))}
     else:
-        value = "no whole interval yet"
+        value = _("no whole interval yet")
     return Indicator(
-        1, "pipeline_uptime", met, value, "every pipeline above 99.5%", "30 days", evidence
+        1,
+        "pipeline_uptime",
+        met,
+        value,
+        _("every pipeline above 99.5%"),
+        _("30 days"),
+        evidence,
     )
 
 
@@ -130,20 +145,26 @@ def output_quality(
     """Indicator 2: 14 consecutive whole days above threshold, no manual intervention."""
     interventions = sorted(interventions)
     streak = quality_streak(metrics=metrics, interventions=interventions, today=today)
-    evidence = [f"{m.name}: threshold {m.threshold:g}" for m in metrics]
+    evidence = [
+        _("%(name)s: threshold %(threshold)s") % {"name": m.name, "threshold": f"{m.threshold:g}"}
+        for m in metrics
+    ]
     window_start = today - timedelta(days=QUALITY_DAYS)
     recent = [d for d in interventions if d >= window_start]
     if recent:
         evidence.append(
-            "manual interventions in the window: " + ", ".join(d.isoformat() for d in recent)
+            _("manual interventions in the window: %(days)s")
+            % {"days": ", ".join(d.isoformat() for d in recent)}
         )
     return Indicator(
         2,
         "output_quality",
         bool(metrics) and streak >= QUALITY_DAYS,
-        f"{streak} consecutive days" if metrics else "no output-quality metric declared",
-        f"{QUALITY_DAYS} consecutive days, no manual intervention",
-        f"{QUALITY_DAYS} days up to yesterday (UTC)",
+        _("%(days)s consecutive days") % {"days": streak}
+        if metrics
+        else _("no output-quality metric declared"),
+        _("%(days)s consecutive days, no manual intervention") % {"days": QUALITY_DAYS},
+        _("%(days)s days up to yesterday (UTC)") % {"days": QUALITY_DAYS},
         evidence,
     )
 
@@ -167,20 +188,35 @@ def integration_testing(sources: Sequence[SourceTests]) -> Indicator:
     rates = [s.rate for s in sources]
     met = bool(sources) and all(r is not None and r < ERROR_RATE_LIMIT for r in rates)
     evidence = [
-        f"{s.name}: {s.failed} failed of {s.passed + s.failed}"
-        + (f" ({s.rate:.2%})" if s.rate is not None else " (no run)")
+        (
+            _("%(name)s: %(failed)s failed of %(total)s (%(rate)s)")
+            if s.rate is not None
+            else _("%(name)s: %(failed)s failed of %(total)s (no run)")
+        )
+        % {
+            "name": s.name,
+            "failed": s.failed,
+            "total": s.passed + s.failed,
+            "rate": _percent(s.rate),
+        }
         for s in sources
     ]
     known = [r for r in rates if r is not None]
     untested = [s.name for s in sources if s.rate is None]
     if not sources:
-        value = "no data source registered"
+        value = _("no data source registered")
     elif untested:
-        value = "no integration run: " + ", ".join(untested)
+        value = _("no integration run: %(sources)s") % {"sources": ", ".join(untested)}
     else:
-        value = f"highest {max(known):.2%}"
+        value = _("highest %(rate)s") % {"rate": _percent(max(known))}
     return Indicator(
-        3, "integration_testing", met, value, "every source below 1%", "30 days", evidence
+        3,
+        "integration_testing",
+        met,
+        value,
+        _("every source below 1%"),
+        _("30 days"),
+        evidence,
     )
 
 
@@ -190,22 +226,25 @@ def ownership(
     """Indicator 4: a named owner signed, with budget authority, and an AI-ops member."""
     missing = []
     if not owner:
-        missing.append("no owner named")
+        missing.append(_("no owner named"))
     elif not signed:
-        missing.append("the owner has not signed (or the signature lapsed)")
+        missing.append(_("the owner has not signed (or the signature lapsed)"))
     if not budget_authority:
-        missing.append("no budget authority recorded")
+        missing.append(_("no budget authority recorded"))
     if not ai_ops:
-        missing.append("no AI-operations member assigned")
-    evidence = [f"owner: {owner or '—'}", f"budget authority: {budget_authority or '—'}"]
-    evidence.append("AI-ops: " + (", ".join(ai_ops) if ai_ops else "—"))
+        missing.append(_("no AI-operations member assigned"))
+    evidence = [
+        _("owner: %(name)s") % {"name": owner or "—"},
+        _("budget authority: %(name)s") % {"name": budget_authority or "—"},
+        _("AI-ops: %(names)s") % {"names": ", ".join(ai_ops) if ai_ops else "—"},
+    ]
     return Indicator(
         4,
         "ownership",
         not missing,
-        "; ".join(missing) if missing else "signed, resourced",
-        "signed by a named owner with budget authority; an AI-ops member",
-        "the signature in force",
+        "; ".join(missing) if missing else _("signed, resourced"),
+        _("signed by a named owner with budget authority; an AI-ops member"),
+        _("the signature in force"),
         evidence,
     )
 
@@ -222,28 +261,35 @@ def monitoring(
     )
     problems = []
     if not metrics:
-        problems.append("no required metric declared")
+        problems.append(_("no required metric declared"))
     if stale:
-        problems.append("no data in 24 h: " + ", ".join(stale))
+        problems.append(_("no data in 24 h: %(metrics)s") % {"metrics": ", ".join(stale)})
     if alert_acknowledged_at is None:
-        problems.append("no test alert acknowledged")
+        problems.append(_("no test alert acknowledged"))
     elif now - alert_acknowledged_at > ALERT_TEST_VALID:
         problems.append(
-            f"the test alert was acknowledged {(now - alert_acknowledged_at).days} days ago"
+            _("the test alert was acknowledged %(days)s days ago")
+            % {"days": (now - alert_acknowledged_at).days}
         )
     evidence = [
-        f"{name}: last point {last.isoformat() if last else 'never'}"
+        (
+            _("%(name)s: last point %(at)s") % {"name": name, "at": last.isoformat()}
+            if last
+            else _("%(name)s: last point never") % {"name": name}
+        )
         for name, last in sorted(metrics.items())
     ]
     if alert_acknowledged_at is not None:
-        evidence.append(f"test alert acknowledged {alert_acknowledged_at.isoformat()}")
+        evidence.append(
+            _("test alert acknowledged %(at)s") % {"at": alert_acknowledged_at.isoformat()}
+        )
     return Indicator(
         5,
         "monitoring",
         not problems,
-        "; ".join(problems) if problems else "live, alert tested",
-        "data from every required metric within 24 h; a test alert acknowledged within 30 days",
-        "24 h / 30 days",
+        "; ".join(problems) if problems else _("live, alert tested"),
+        _("data from every required metric within 24 h; a test alert acknowledged within 30 days"),
+        _("24 h / 30 days"),
         evidence,
     )
 
@@ -254,21 +300,24 @@ def rollback(
     """Indicator 6: a rollback plan, and a successful rollback drill at most 90 days ago."""
     problems = []
     if not plan_written:
-        problems.append("no rollback plan written")
+        problems.append(_("no rollback plan written"))
     if drill_succeeded_at is None:
-        problems.append("no successful rollback drill")
+        problems.append(_("no successful rollback drill"))
     elif now - drill_succeeded_at > ROLLBACK_DRILL_VALID:
-        problems.append(f"the last successful drill was {(now - drill_succeeded_at).days} days ago")
-    evidence = [f"plan: {'written' if plan_written else 'missing'}"]
+        problems.append(
+            _("the last successful drill was %(days)s days ago")
+            % {"days": (now - drill_succeeded_at).days}
+        )
+    evidence = [_("plan: written") if plan_written else _("plan: missing")]
     if drill_succeeded_at is not None:
-        evidence.append(f"drill succeeded {drill_succeeded_at.isoformat()}")
+        evidence.append(_("drill succeeded %(at)s") % {"at": drill_succeeded_at.isoformat()})
     return Indicator(
         6,
         "rollback",
         not problems,
-        "; ".join(problems) if problems else "documented, drilled",
-        "a written plan and a successful drill within 90 days",
-        "90 days",
+        "; ".join(problems) if problems else _("documented, drilled"),
+        _("a written plan and a successful drill within 90 days"),
+        _("90 days"),
         evidence,
     )
 
@@ -277,20 +326,28 @@ def briefings(leads: Mapping[str, bool]) -> Indicator:
     """Indicator 7: every named business-unit lead attested the change-management briefing."""
     waiting = sorted(name for name, attested in leads.items() if not attested)
     if not leads:
-        value = "no business-unit lead named"
+        value = _("no business-unit lead named")
     elif waiting:
-        value = "waiting for " + ", ".join(waiting)
+        value = _("waiting for %(names)s") % {"names": ", ".join(waiting)}
     else:
-        value = f"all {len(leads)} attested"
+        value = _("all %(count)s attested") % {"count": len(leads)}
     return Indicator(
         7,
         "briefings",
         bool(leads) and not waiting,
         value,
-        "every named lead attested",
-        "the attestations in force",
-        [f"{name}: {'attested' if ok else 'not yet'}" for name, ok in sorted(leads.items())],
+        _("every named lead attested"),
+        _("the attestations in force"),
+        [
+            (_("%(name)s: attested") if ok else _("%(name)s: not yet")) % {"name": name}
+            for name, ok in sorted(leads.items())
+        ],
     )
+
+
+def _percent(share: float | None) -> str:
+    """A share as a percentage with two decimals, e.g. 0.99734 -> "99.73%"."""
+    return "" if share is None else f"{share:.2%}"
 
 
 def verdict(indicators: Sequence[Indicator]) -> str:

@@ -449,7 +449,7 @@ def test_stage_3_needs_an_approver_and_a_level_3_person(system, director, owner,
         "readiness": True,
     }
     assert criteria["change_protocol"].evidence == "nobody holds the Approver role"
-    assert criteria["readiness"].evidence == "conditional; unmet: rollback; waived"
+    assert criteria["readiness"].evidence == "Conditional; unmet: rollback; waived"
 
 
 def test_an_unsigned_owner_and_no_ai_ops_member_block_stage_3(system, director, owner, approver):
@@ -472,7 +472,7 @@ def test_a_defer_verdict_keeps_stage_3_closed_even_when_the_rest_is_in_place(
     criteria = {c.key: c for c in exit_criteria(system_facts(system, now=NOW), now=NOW)}
     assert [key for key, c in criteria.items() if not c.met] == ["readiness"]
     assert criteria["readiness"].evidence == (
-        "defer; unmet: pipeline_uptime, output_quality, integration_testing, monitoring, rollback"
+        "Defer; unmet: pipeline_uptime, output_quality, integration_testing, monitoring, rollback"
     )
     with pytest.raises(ApplicationError) as refused:
         stage_advance(system=system, by=director)
