@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 
 from django.core.exceptions import RequestDataTooBig
+from django.utils.translation import gettext
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import PermissionDenied
@@ -119,7 +120,9 @@ def _read_body(request):
         length = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:
         length = 0
-    too_big = ApplicationError("The report is larger than 256 KiB.", status=413, code="too_large")
+    too_big = ApplicationError(
+        gettext("The report is larger than 256 KiB."), status=413, code="too_large"
+    )
     if length > MAX_REPORT_BYTES:
         raise too_big
     try:
@@ -131,7 +134,7 @@ def _read_body(request):
     try:
         body = json.loads(raw)
     except (ValueError, RecursionError):
-        raise ApplicationError("The body is not valid JSON.", code="parse_error") from None
+        raise ApplicationError(gettext("The body is not valid JSON."), code="parse_error") from None
     if not isinstance(body, dict):
-        raise ApplicationError("The body must be a JSON object.")
+        raise ApplicationError(gettext("The body must be a JSON object."))
     return body

@@ -14,6 +14,7 @@ from datetime import datetime
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone, translation
+from django.utils.translation import gettext
 from kombu.exceptions import OperationalError
 
 from core.errors import ApplicationError
@@ -75,7 +76,7 @@ def evidence_pack_request(
     """
     if not can_request_evidence(by):
         raise ApplicationError(
-            "Only operations directors, system owners and viewers build evidence packs.",
+            gettext("Only operations directors, system owners and viewers build evidence packs."),
             status=403,
         )
     now = now or timezone.now()

@@ -7,6 +7,7 @@ from datetime import date, datetime
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from core.errors import ApplicationError
 from core.roles import Role, has_role
@@ -34,7 +35,9 @@ def may_assess(system: AISystem, by) -> bool:
 def _require(system: AISystem, by) -> None:
     if not may_assess(system, by):
         raise ApplicationError(
-            "Only operations directors, system owners and the system's AI-ops members may.",
+            gettext(
+                "Only operations directors, system owners and the system's AI-ops members may."
+            ),
             status=403,
         )
 
@@ -44,10 +47,16 @@ def assessment_answers_save(*, system: AISystem, by, answers: dict[str, int]) ->
     _require(system, by)
     unknown = sorted(set(answers) - assessment.QUESTION_KEYS)
     if unknown:
-        raise ApplicationError(f"Unknown question(s): {', '.join(unknown)}.", field="answers")
+        raise ApplicationError(
+            gettext("Unknown question(s): %(unknown)s.") % {"unknown": ", ".join(unknown)},
+            field="answers",
+        )
     for key, value in answers.items():
         if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 4:
-            raise ApplicationError(f"{key}: an answer is a whole number from 0 to 4.", field=key)
+            raise ApplicationError(
+                gettext("%(key)s: an answer is a whole number from 0 to 4.") % {"key": key},
+                field=key,
+            )
     now = timezone.now()
     with transaction.atomic():
         AISystem.objects.select_for_update().get(pk=system.pk)
@@ -123,9 +132,9 @@ def action_item_create(
     """Add an action of one's own to the plan."""
     _require(system, by)
     if cause not in RootCause.values:
-        raise ApplicationError("Choose the root cause it addresses.", field="cause")
+        raise ApplicationError(gettext("Choose the root cause it addresses."), field="cause")
     if not (title or "").strip():
-        raise ApplicationError("Say what is to be done.", field="title")
+        raise ApplicationError(gettext("Say what is to be done."), field="title")
     _check_owner(owner)
     with transaction.atomic():
         item = ActionItem.objects.create(
@@ -153,7 +162,8 @@ def _locked(item: ActionItem) -> ActionItem:
 def _check_owner(owner) -> None:
     if owner is not None and not (owner.is_active and has_any_role(owner, READ_ROLES)):
         raise ApplicationError(
-            "An action's owner is an active person with a role in the portal.", field="owner"
+            gettext("An action's owner is an active person with a role in the portal."),
+            field="owner",
         )
 
 
@@ -166,14 +176,17 @@ def action_item_update(*, item: ActionItem, by, **changes) -> ActionItem:
     """Change an open item's title, owner, due date, priority or note."""
     unknown = set(changes) - ITEM_FIELDS
     if unknown:
-        raise ApplicationError(f"Cannot change {', '.join(sorted(unknown))} of an action.")
+        raise ApplicationError(
+            gettext("Cannot change %(unknown)s of an action.")
+            % {"unknown": ", ".join(sorted(unknown))}
+        )
     if "title" in changes and not (changes["title"] or "").strip():
-        raise ApplicationError("Say what is to be done.", field="title")
+        raise ApplicationError(gettext("Say what is to be done."), field="title")
     with transaction.atomic():
         locked = _locked(item)
         _require(locked.system, by)
         if locked.status != ActionItem.Status.OPEN:
-            raise ApplicationError("A closed action cannot change.", status=409)
+            raise ApplicationError(gettext("A closed action cannot change."), status=409)
         # A new owner must be someone who can act; one who since lost their role may stay.
         if "owner" in changes and changes["owner"] != locked.owner:
             _check_owner(changes["owner"])
@@ -195,16 +208,18 @@ def action_item_update(*, item: ActionItem, by, **changes) -> ActionItem:
 def action_item_close(*, item: ActionItem, by, status: str, note: str = "") -> ActionItem:
     """open -> done or dropped, by those who plan or the item's owner; audited."""
     if status not in (ActionItem.Status.DONE, ActionItem.Status.DROPPED):
-        raise ApplicationError("An action closes as done or dropped.", field="status")
+        raise ApplicationError(gettext("An action closes as done or dropped."), field="status")
     if status == ActionItem.Status.DROPPED and not (note or "").strip():
-        raise ApplicationError("Say why the action is dropped.", field="note")
+        raise ApplicationError(gettext("Say why the action is dropped."), field="note")
     with transaction.atomic():
         locked = _locked(item)
         if not may_close_action(locked, by):
             _require(locked.system, by)
         if locked.status != ActionItem.Status.OPEN:
             raise ApplicationError(
-                f"This action is {locked.get_status_display().lower()} already.", status=409
+                gettext("This action is %(status)s already.")
+                % {"status": locked.get_status_display().lower()},
+                status=409,
             )
         locked.status, locked.closed_at, locked.closed_by = status, timezone.now(), by
         if note.strip():

@@ -20,6 +20,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from core.errors import ApplicationError
 from core.roles import Role, has_role
@@ -56,16 +57,18 @@ def _check_risk(system: AISystem, risk_tier: str | None, reason: str, by) -> str
     """The change's risk: the system's tier by default; raised by anyone, lowered by approvers."""
     tier = risk_tier or system.risk_tier
     if tier not in RiskTier.values:
-        raise ApplicationError(f"{tier!r} is not a risk tier.", field="risk_tier")
+        raise ApplicationError(
+            gettext("%(tier)s is not a risk tier.") % {"tier": f"{tier!r}"}, field="risk_tier"
+        )
     if TIER_ORDER.index(tier) < TIER_ORDER.index(system.risk_tier):
         if not has_role(by, Role.APPROVER):
             raise ApplicationError(
-                "Only an approver may classify a change below the system's risk tier.",
+                gettext("Only an approver may classify a change below the system's risk tier."),
                 field="risk_tier",
             )
         if not reason.strip():
             raise ApplicationError(
-                "Say why the risk is lower than the system's.", field="risk_reason"
+                gettext("Say why the risk is lower than the system's."), field="risk_reason"
             )
     return tier
 
@@ -86,28 +89,36 @@ def change_request_open(
 ) -> ChangeRequest:
     """Open a draft change request bound to a model version or a parameter set."""
     if kind not in ChangeKind.values:
-        raise ApplicationError(f"{kind!r} is not a kind of change.", field="kind")
+        raise ApplicationError(
+            gettext("%(kind)s is not a kind of change.") % {"kind": f"{kind!r}"}, field="kind"
+        )
     parameters = parameters or {}
     if kind in VERSION_KINDS:
         if model_version is None:
             raise ApplicationError(
-                "Name the model version this change concerns.", field="model_version"
+                gettext("Name the model version this change concerns."), field="model_version"
             )
         if model_version.system_id != system.pk:
-            raise ApplicationError("That version belongs to another system.", field="model_version")
+            raise ApplicationError(
+                gettext("That version belongs to another system."), field="model_version"
+            )
         bound = model_version.content_hash
     else:
         if model_version is not None:
             raise ApplicationError(
-                "A parameter or data-source change concerns a parameter set, not a version.",
+                gettext(
+                    "A parameter or data-source change concerns a parameter set, not a version."
+                ),
                 field="model_version",
             )
         if not parameters:
-            raise ApplicationError("Describe the parameter set to change.", field="parameters")
+            raise ApplicationError(
+                gettext("Describe the parameter set to change."), field="parameters"
+            )
         bound = parameters_hash(parameters)
     for field, value in (("title", title), ("description", description), ("rationale", rationale)):
         if not (value or "").strip():
-            raise ApplicationError("This field is required.", field=field)
+            raise ApplicationError(gettext("This field is required."), field=field)
     tier = _check_risk(system, risk_tier, risk_reason, by)
     person, label = _requester(by)
     with transaction.atomic():
@@ -146,7 +157,8 @@ def _require_state(change: ChangeRequest, *, allowed: set[str], to: str) -> None
     """Refuse (409) a transition to `to` from a state not in `allowed`."""
     if change.state not in allowed:
         raise ApplicationError(
-            f"A {change.get_state_display().lower()} request cannot become {to}.",
+            gettext("A %(state)s request cannot become %(to)s.")
+            % {"state": change.get_state_display().lower(), "to": to},
             status=409,
             code="wrong_state",
         )
@@ -179,7 +191,7 @@ def change_request_submit(*, change: ChangeRequest, by) -> ChangeRequest:
     with transaction.atomic():
         change = _locked(change)
         if not (_is_requester(change, by) or has_role(by, Role.OPERATIONS_DIRECTOR)):
-            raise ApplicationError("Only the requester submits a request.", status=403)
+            raise ApplicationError(gettext("Only the requester submits a request."), status=403)
         _require_state(change, allowed={ChangeState.DRAFT}, to="submitted")
         _move(
             change,
@@ -231,16 +243,18 @@ def change_request_approve(*, change: ChangeRequest, by, comment: str = "") -> C
     version or parameters no longer match what was submitted.
     """
     if not has_role(by, Role.APPROVER):
-        raise ApplicationError("Only approvers approve change requests.", status=403)
+        raise ApplicationError(gettext("Only approvers approve change requests."), status=403)
     with transaction.atomic():
         change = _locked(change)
         if _is_requester(change, by):
-            raise ApplicationError("You cannot approve your own request.", status=403)
+            raise ApplicationError(gettext("You cannot approve your own request."), status=403)
         _require_state(change, allowed={ChangeState.SUBMITTED}, to="approved")
         current = _current_hash(change)
         if current != change.bound_hash:
             raise ApplicationError(
-                "The version or parameters changed since submission; they must be resubmitted.",
+                gettext(
+                    "The version or parameters changed since submission; they must be resubmitted."
+                ),
                 status=409,
             )
         try:
@@ -254,7 +268,9 @@ def change_request_approve(*, change: ChangeRequest, by, comment: str = "") -> C
                     comment=comment.strip(),
                 )
         except IntegrityError:
-            raise ApplicationError("You have already approved this request.", status=409) from None
+            raise ApplicationError(
+                gettext("You have already approved this request."), status=409
+            ) from None
         count = live_approvals(change).count()
         needed = approvals_required(change.risk_tier)
         after = {"approvals": count, "needed": needed}
@@ -277,13 +293,13 @@ def change_request_approve(*, change: ChangeRequest, by, comment: str = "") -> C
 def change_request_reject(*, change: ChangeRequest, by, reason: str) -> ChangeRequest:
     """An approver rejects with a reason; the request ends."""
     if not has_role(by, Role.APPROVER):
-        raise ApplicationError("Only approvers reject change requests.", status=403)
+        raise ApplicationError(gettext("Only approvers reject change requests."), status=403)
     if not (reason or "").strip():
-        raise ApplicationError("A rejection needs a reason.", field="reason")
+        raise ApplicationError(gettext("A rejection needs a reason."), field="reason")
     with transaction.atomic():
         change = _locked(change)
         if _is_requester(change, by):
-            raise ApplicationError("You cannot decide on your own request.", status=403)
+            raise ApplicationError(gettext("You cannot decide on your own request."), status=403)
         _require_state(change, allowed={ChangeState.SUBMITTED}, to="rejected")
         now = timezone.now()
         _move(
@@ -304,7 +320,7 @@ def change_request_cancel(*, change: ChangeRequest, by, reason: str = "") -> Cha
     with transaction.atomic():
         change = _locked(change)
         if not _is_requester(change, by):
-            raise ApplicationError("Only the requester cancels a request.", status=403)
+            raise ApplicationError(gettext("Only the requester cancels a request."), status=403)
         _require_state(change, allowed=set(OPEN_CHANGE_STATES), to="cancelled")
         _move(
             change,
@@ -324,12 +340,13 @@ def change_request_mark_deployed(*, change: ChangeRequest, by) -> ChangeRequest:
         change = _locked(change)
         if not (has_role(by, Role.OPERATIONS_DIRECTOR) or _is_requester(change, by)):
             raise ApplicationError(
-                "Only an operations director or the requester records a deployment.", status=403
+                gettext("Only an operations director or the requester records a deployment."),
+                status=403,
             )
         _require_state(change, allowed={ChangeState.APPROVED}, to="deployed")
         if _current_hash(change) != change.bound_hash:
             raise ApplicationError(
-                "What was approved has changed since; it cannot go live.", status=409
+                gettext("What was approved has changed since; it cannot go live."), status=409
             )
         if change.kind == ChangeKind.PARAMETER_CHANGE:
             _apply_parameters(change, by=by)
@@ -359,7 +376,9 @@ def _apply_parameters(change: ChangeRequest, *, by) -> None:
         return
     spec = MetricSpec.objects.filter(system=change.system, key=key).first()
     if spec is None:
-        raise ApplicationError(f"The system has no metric {key!r} any more.", status=409)
+        raise ApplicationError(
+            gettext("The system has no metric %(key)s any more.") % {"key": f"{key!r}"}, status=409
+        )
     new_settings = {k: v for k, v in parameters.items() if k != "metric_spec"}
     metric_spec_update(spec=spec, by=by, change_request_id=change.pk, **new_settings)
 
@@ -374,7 +393,7 @@ def _apply_routing(system: AISystem, routing: dict, *, by, change: ChangeRequest
         "level3_group",
     }:
         raise ApplicationError(
-            "routing takes ack_timeout_minutes, level3_user and level3_group.", status=409
+            gettext("routing takes ack_timeout_minutes, level3_user and level3_group."), status=409
         )
     policy = routing_for(system)
     before = {
@@ -386,7 +405,7 @@ def _apply_routing(system: AISystem, routing: dict, *, by, change: ChangeRequest
         minutes = routing["ack_timeout_minutes"]
         if not isinstance(minutes, int) or isinstance(minutes, bool) or minutes < 1:
             raise ApplicationError(
-                "ack_timeout_minutes must be a whole number of minutes.", status=409
+                gettext("ack_timeout_minutes must be a whole number of minutes."), status=409
             )
         policy.ack_timeout_minutes = minutes
     if "level3_user" in routing:
@@ -395,12 +414,16 @@ def _apply_routing(system: AISystem, routing: dict, *, by, change: ChangeRequest
             get_user_model().objects.filter(username=name, is_active=True).first() if name else None
         )
         if name and policy.level3_user is None:
-            raise ApplicationError(f"No active person named {name!r}.", status=409)
+            raise ApplicationError(
+                gettext("No active person named %(name)s.") % {"name": f"{name!r}"}, status=409
+            )
     if "level3_group" in routing:
         name = routing["level3_group"]
         policy.level3_group = Group.objects.filter(name=name).first() if name else None
         if name and policy.level3_group is None:
-            raise ApplicationError(f"No group named {name!r}.", status=409)
+            raise ApplicationError(
+                gettext("No group named %(name)s.") % {"name": f"{name!r}"}, status=409
+            )
     policy.save()
     audit_record(
         actor=by,
@@ -420,12 +443,13 @@ def _apply_routing(system: AISystem, routing: dict, *, by, change: ChangeRequest
 def change_request_roll_back(*, change: ChangeRequest, by, reason: str) -> ChangeRequest:
     """Record that a deployed change was rolled back, with why."""
     if not (reason or "").strip():
-        raise ApplicationError("Say why the change was rolled back.", field="reason")
+        raise ApplicationError(gettext("Say why the change was rolled back."), field="reason")
     with transaction.atomic():
         change = _locked(change)
         if not (has_role(by, Role.OPERATIONS_DIRECTOR) or _is_requester(change, by)):
             raise ApplicationError(
-                "Only an operations director or the requester records a rollback.", status=403
+                gettext("Only an operations director or the requester records a rollback."),
+                status=403,
             )
         _require_state(change, allowed={ChangeState.DEPLOYED}, to="rolled back")
         _move(

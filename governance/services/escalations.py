@@ -14,6 +14,7 @@ from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from core.errors import ApplicationError
 from core.roles import Role, has_role
@@ -126,9 +127,14 @@ def escalation_raise(
     """
     now = now or timezone.now()
     if severity not in Severity.values:
-        raise ApplicationError(f"{severity!r} is not a severity.", field="severity")
+        raise ApplicationError(
+            gettext("%(severity)s is not a severity.") % {"severity": f"{severity!r}"},
+            field="severity",
+        )
     if source not in EscalationSource.values:
-        raise ApplicationError(f"{source!r} is not a source.", field="source")
+        raise ApplicationError(
+            gettext("%(source)s is not a source.") % {"source": f"{source!r}"}, field="source"
+        )
     if silenced(system, dedup_key, now=now):
         return None
     for _attempt in range(2):
@@ -149,7 +155,7 @@ def escalation_raise(
         except IntegrityError:
             # Another worker opened the same key a moment ago: count ours as a repeat.
             continue
-    raise ApplicationError("Could not record the escalation; try again.", status=409)
+    raise ApplicationError(gettext("Could not record the escalation; try again."), status=409)
 
 
 def _raise_once(system, source, severity, title, dedup_key, details, by, now, is_test, data_source):
@@ -218,10 +224,11 @@ def escalation_acknowledge(*, escalation: Escalation, by) -> Escalation:
     with transaction.atomic():
         escalation = Escalation.objects.select_for_update().get(pk=escalation.pk)
         if not may_handle(escalation, by):
-            raise ApplicationError("You are not on this escalation's path.", status=403)
+            raise ApplicationError(gettext("You are not on this escalation's path."), status=403)
         if escalation.state != EscalationState.OPEN:
             raise ApplicationError(
-                f"An {escalation.get_state_display().lower()} escalation cannot be acknowledged.",
+                gettext("An %(state)s escalation cannot be acknowledged.")
+                % {"state": escalation.get_state_display().lower()},
                 status=409,
             )
         now = timezone.now()
@@ -246,15 +253,15 @@ def escalation_acknowledge(*, escalation: Escalation, by) -> Escalation:
 def escalation_resolve(*, escalation: Escalation, by, note: str, root_cause: str) -> Escalation:
     """Close it with what was done and which root cause it was."""
     if not (note or "").strip():
-        raise ApplicationError("Say what was done.", field="note")
+        raise ApplicationError(gettext("Say what was done."), field="note")
     if root_cause not in RootCause.values:
-        raise ApplicationError("Choose the root cause (or other).", field="root_cause")
+        raise ApplicationError(gettext("Choose the root cause (or other)."), field="root_cause")
     with transaction.atomic():
         escalation = Escalation.objects.select_for_update().get(pk=escalation.pk)
         if not may_handle(escalation, by):
-            raise ApplicationError("You are not on this escalation's path.", status=403)
+            raise ApplicationError(gettext("You are not on this escalation's path."), status=403)
         if escalation.state == EscalationState.RESOLVED:
-            raise ApplicationError("This escalation is already resolved.", status=409)
+            raise ApplicationError(gettext("This escalation is already resolved."), status=409)
         before = escalation.state
         escalation.state = EscalationState.RESOLVED
         escalation.resolved_by = by
@@ -325,16 +332,16 @@ def silence_create(
 ) -> Silence:
     """Mute a system's alerts whose key starts with `matcher` until `ends_at`."""
     if not (matcher or "").strip():
-        raise ApplicationError("Say which alerts to mute.", field="matcher")
+        raise ApplicationError(gettext("Say which alerts to mute."), field="matcher")
     if not (reason or "").strip():
-        raise ApplicationError("A silence needs a reason.", field="reason")
+        raise ApplicationError(gettext("A silence needs a reason."), field="reason")
     now = timezone.now()
     if ends_at <= now:
-        raise ApplicationError("The expiry must be in the future.", field="ends_at")
+        raise ApplicationError(gettext("The expiry must be in the future."), field="ends_at")
     if ends_at - now > timedelta(days=30):
-        raise ApplicationError("A silence lasts at most 30 days.", field="ends_at")
+        raise ApplicationError(gettext("A silence lasts at most 30 days."), field="ends_at")
     if not (has_role(by, Role.OPERATIONS_DIRECTOR) or has_role(by, Role.SYSTEM_OWNER)):
-        raise ApplicationError("Only directors and system owners mute alerts.", status=403)
+        raise ApplicationError(gettext("Only directors and system owners mute alerts."), status=403)
     with transaction.atomic():
         silence = Silence.objects.create(
             system=system,
@@ -411,7 +418,8 @@ def metric_alerts_evaluate(*, spec: MetricSpec, now: datetime | None = None) -> 
                     system=spec.system,
                     source=EscalationSource.THRESHOLD_BREACH,
                     severity=current.severity,
-                    title=f"{spec.name}: {value:g} breaches the {current.severity} threshold",
+                    title=gettext("%(metric)s: %(value)s breaches the %(severity)s threshold")
+                    % {"metric": spec.name, "value": f"{value:g}", "severity": current.severity},
                     dedup_key=f"threshold:{spec.key}",
                     details={
                         "metric": spec.key,
@@ -438,7 +446,8 @@ def metric_alerts_evaluate(*, spec: MetricSpec, now: datetime | None = None) -> 
                     system=spec.system,
                     source=EscalationSource.NO_DATA,
                     severity=Severity.WARNING,
-                    title=f"{spec.name}: no data for over twice its expected interval",
+                    title=gettext("%(metric)s: no data for over twice its expected interval")
+                    % {"metric": spec.name},
                     dedup_key=f"no_data:{spec.key}",
                     details={
                         "metric": spec.key,
@@ -490,7 +499,8 @@ def data_quality_escalate(*, source: DataSource, checks, now: datetime | None = 
                 system=system,
                 source=EscalationSource.DATA_QUALITY,
                 severity=Severity.CRITICAL,
-                title=f"Upstream data issue: {source.name}, {check.get_kind_display().lower()}",
+                title=gettext("Upstream data issue: %(source)s, %(check)s")
+                % {"source": source.name, "check": check.get_kind_display().lower()},
                 dedup_key=f"data_quality:{source.slug}:{check.kind}",
                 details={
                     "summary": check.detail,

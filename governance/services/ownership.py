@@ -9,6 +9,7 @@ from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from core.errors import ApplicationError
 from core.roles import Role, has_role
@@ -27,7 +28,7 @@ from registry.models import AISystem
 
 def _require_director(by) -> None:
     if not has_role(by, Role.OPERATIONS_DIRECTOR):
-        raise ApplicationError("Only an operations director may do this.", status=403)
+        raise ApplicationError(gettext("Only an operations director may do this."), status=403)
 
 
 def _require_director_or_owner(by, ownership: SystemOwnership) -> None:
@@ -36,7 +37,7 @@ def _require_director_or_owner(by, ownership: SystemOwnership) -> None:
     if ownership.owner_id and ownership.owner_id == getattr(by, "pk", None):
         return
     raise ApplicationError(
-        "Only an operations director or the system's owner may do this.", status=403
+        gettext("Only an operations director or the system's owner may do this."), status=403
     )
 
 
@@ -72,11 +73,12 @@ def ownership_assign(
     """
     _require_director(by)
     if owner is not None and not owner.is_active:
-        raise ApplicationError("An inactive person cannot own a system.", field="owner")
+        raise ApplicationError(gettext("An inactive person cannot own a system."), field="owner")
     budget_authority = (budget_authority or "").strip()
     if owner is not None and not budget_authority:
         raise ApplicationError(
-            "Record the owner's budget authority (what they may spend).", field="budget_authority"
+            gettext("Record the owner's budget authority (what they may spend)."),
+            field="budget_authority",
         )
     with transaction.atomic():
         ownership = SystemOwnership.objects.select_for_update().get(pk=ownership_for(system).pk)
@@ -105,7 +107,9 @@ def accountability_statement_update(*, system: AISystem, by, statement: str) -> 
     statement = (statement or "").strip()
     if len(statement) < 40:
         raise ApplicationError(
-            "The statement must say what the owner is accountable for (40 characters or more).",
+            gettext(
+                "The statement must say what the owner is accountable for (40 characters or more)."
+            ),
             field="statement",
         )
     with transaction.atomic():
@@ -136,13 +140,15 @@ def accountability_sign(*, system: AISystem, by) -> AccountabilitySignature:
     with transaction.atomic():
         ownership = SystemOwnership.objects.select_for_update().get(pk=ownership_for(system).pk)
         if ownership.owner_id is None:
-            raise ApplicationError("Name an owner before anyone can sign.", status=409)
+            raise ApplicationError(gettext("Name an owner before anyone can sign."), status=409)
         if ownership.owner_id != getattr(by, "pk", None):
-            raise ApplicationError("Only the named owner can sign.", status=403)
+            raise ApplicationError(gettext("Only the named owner can sign."), status=403)
         if not by.is_active:
-            raise ApplicationError("An inactive person cannot sign.", status=403)
+            raise ApplicationError(gettext("An inactive person cannot sign."), status=403)
         if not ownership.budget_authority:
-            raise ApplicationError("The owner's budget authority is not recorded yet.", status=409)
+            raise ApplicationError(
+                gettext("The owner's budget authority is not recorded yet."), status=409
+            )
         _void_live_signature(system, reason="renewed", by=by)
         now = timezone.now()
         signature = AccountabilitySignature.objects.create(
@@ -171,13 +177,15 @@ def ai_ops_member_add(*, system: AISystem, by, user) -> AiOpsMember:
     """Add a person to the system's AI-operations function."""
     _require_director_or_owner(by, ownership_for(system))
     if not user.is_active:
-        raise ApplicationError("An inactive person cannot be an AI-operations member.")
+        raise ApplicationError(gettext("An inactive person cannot be an AI-operations member."))
     with transaction.atomic():
         try:
             with transaction.atomic():
                 member = AiOpsMember.objects.create(system=system, user=user)
         except IntegrityError:
-            raise ApplicationError(f"{user} is already a member.", field="user") from None
+            raise ApplicationError(
+                gettext("%(user)s is already a member.") % {"user": user}, field="user"
+            ) from None
         audit_record(
             actor=by, action="ai_ops.add", obj=member, system=system, after={"user": user.username}
         )
@@ -203,7 +211,7 @@ def business_unit_lead_add(*, system: AISystem, by, user, business_unit: str) ->
     _require_director_or_owner(by, ownership_for(system))
     business_unit = (business_unit or "").strip()
     if not business_unit:
-        raise ApplicationError("Name the lead's business unit.", field="business_unit")
+        raise ApplicationError(gettext("Name the lead's business unit."), field="business_unit")
     with transaction.atomic():
         try:
             with transaction.atomic():
@@ -211,7 +219,9 @@ def business_unit_lead_add(*, system: AISystem, by, user, business_unit: str) ->
                     system=system, user=user, business_unit=business_unit
                 )
         except IntegrityError:
-            raise ApplicationError(f"{user} is already a lead here.", field="user") from None
+            raise ApplicationError(
+                gettext("%(user)s is already a lead here.") % {"user": user}, field="user"
+            ) from None
         audit_record(
             actor=by,
             action="bu_lead.add",
@@ -239,13 +249,13 @@ def business_unit_lead_remove(*, lead: BusinessUnitLead, by) -> None:
 def briefing_attest(*, lead: BusinessUnitLead, by) -> BusinessUnitLead:
     """A business-unit lead attests, for themselves, that the briefing was completed."""
     if lead.user_id != getattr(by, "pk", None):
-        raise ApplicationError("Leads attest only for themselves.", status=403)
+        raise ApplicationError(gettext("Leads attest only for themselves."), status=403)
     with transaction.atomic():
         updated = BusinessUnitLead.objects.filter(
             pk=lead.pk, briefing_attested_at__isnull=True
         ).update(briefing_attested_at=timezone.now())
         if updated != 1:
-            raise ApplicationError("You have already attested this briefing.", status=409)
+            raise ApplicationError(gettext("You have already attested this briefing."), status=409)
         lead.refresh_from_db()
         audit_record(
             actor=by,

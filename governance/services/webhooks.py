@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from core.errors import ApplicationError
 from core.roles import Role, has_role
@@ -66,10 +67,14 @@ def may_manage(system: AISystem, by) -> bool:
 def webhook_create(*, system: AISystem, by, url: str) -> tuple[Webhook, str]:
     """Add a webhook; returns it and its signing secret (shown once in the UI)."""
     if not may_manage(system, by):
-        raise ApplicationError("Only directors and the system's owner manage webhooks.", status=403)
+        raise ApplicationError(
+            gettext("Only directors and the system's owner manage webhooks."), status=403
+        )
     url = (url or "").strip()
     if not url.startswith(("https://", "http://")):
-        raise ApplicationError("The URL must start with https:// (or http://).", field="url")
+        raise ApplicationError(
+            gettext("The URL must start with https:// (or http://)."), field="url"
+        )
     secret = secrets.token_hex(32)
     with transaction.atomic():
         webhook = Webhook.objects.create(system=system, url=url[:500], secret=secret, created_by=by)
@@ -86,7 +91,9 @@ def webhook_create(*, system: AISystem, by, url: str) -> tuple[Webhook, str]:
 def webhook_set_enabled(*, webhook: Webhook, by, enabled: bool) -> Webhook:
     """Pause or resume a webhook (its pending deliveries wait while it is paused)."""
     if not may_manage(webhook.system, by):
-        raise ApplicationError("Only directors and the system's owner manage webhooks.", status=403)
+        raise ApplicationError(
+            gettext("Only directors and the system's owner manage webhooks."), status=403
+        )
     with transaction.atomic():
         Webhook.objects.filter(pk=webhook.pk).update(enabled=enabled)
         webhook.refresh_from_db()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from django.contrib.auth import get_user_model
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext
 from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiParameter,
@@ -261,7 +262,7 @@ class DataSourceViewSet(
         )
         changes = dict(serializer.validated_data)
         if changes.pop("slug", source.slug) != source.slug:
-            raise ApplicationError("A source's slug cannot change.", field="slug")
+            raise ApplicationError(gettext("A source's slug cannot change."), field="slug")
         serializer.instance = services.data_source_update(
             source=source, by=self.request.user, systems=changes.pop("systems", None), **changes
         )

@@ -12,6 +12,7 @@ from datetime import timedelta
 from django.core.exceptions import RequestDataTooBig
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
+from django.utils.translation import gettext
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
@@ -129,7 +130,7 @@ class SystemViewSet(
         _require(perms.can_manage_systems(self.request.user), "Only operations directors may.")
         changes = dict(serializer.validated_data)
         if changes.pop("slug", serializer.instance.slug) != serializer.instance.slug:
-            raise ApplicationError("A system's slug cannot change.", field="slug")
+            raise ApplicationError(gettext("A system's slug cannot change."), field="slug")
         serializer.instance = services.ai_system_update(
             system=serializer.instance, by=self.request.user, **changes
         )
@@ -252,7 +253,7 @@ class VersionViewSet(
         )
         fields = VersionSerializer.flatten(serializer.validated_data)
         if fields.pop("version", serializer.instance.version) != serializer.instance.version:
-            raise ApplicationError("A version string cannot change.", field="version")
+            raise ApplicationError(gettext("A version string cannot change."), field="version")
         serializer.instance = services.model_version_update(
             model_version=serializer.instance, by=self.request.user, **fields
         )
@@ -427,18 +428,18 @@ def _read_json_body(request):
         length = 0
     if length > MAX_BODY_BYTES:
         raise ApplicationError(
-            "The body is larger than 5 MiB; split the batch.", status=413, code="too_large"
+            gettext("The body is larger than 5 MiB; split the batch."), status=413, code="too_large"
         )
     try:
         raw = request._request.body
     except RequestDataTooBig:
         raise ApplicationError(
-            "The body is larger than 5 MiB; split the batch.", status=413, code="too_large"
+            gettext("The body is larger than 5 MiB; split the batch."), status=413, code="too_large"
         ) from None
     try:
         return json.loads(raw)
     except (ValueError, RecursionError):
-        raise ApplicationError("The body is not valid JSON.", code="parse_error") from None
+        raise ApplicationError(gettext("The body is not valid JSON."), code="parse_error") from None
 
 
 # --- Series -----------------------------------------------------------------------------
@@ -527,7 +528,9 @@ class SeriesView(SystemScoped, APIView):
             version = ModelVersion.objects.filter(system=system, version=params["version"]).first()
             if version is None:
                 raise ApplicationError(
-                    f"{params['version']!r} is not a version of {system.slug}.", field="version"
+                    gettext("%(version)s is not a version of %(slug)s.")
+                    % {"version": f"{params['version']!r}", "slug": system.slug},
+                    field="version",
                 )
         resolution, buckets = selectors.metric_series(
             metric=spec,

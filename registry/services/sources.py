@@ -21,6 +21,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Max, Sum
 from django.utils import timezone
+from django.utils.translation import gettext
 from kombu.exceptions import OperationalError
 
 from core.errors import ApplicationError
@@ -72,11 +73,14 @@ SOURCE_FIELDS = frozenset(
 def _check_source_fields(fields: dict[str, Any]) -> None:
     """Business rules the form, the API and the admin share; raises ApplicationError."""
     if "kind" in fields and fields["kind"] not in DataSourceKind.values:
-        raise ApplicationError(f"{fields['kind']!r} is not a kind of source.", field="kind")
+        raise ApplicationError(
+            gettext("%(kind)s is not a kind of source.") % {"kind": f"{fields['kind']!r}"},
+            field="kind",
+        )
     interval = fields.get("expected_interval_seconds")
     if interval is not None and interval < 60:
         raise ApplicationError(
-            "The expected delivery interval is at least 60 seconds.",
+            gettext("The expected delivery interval is at least 60 seconds."),
             field="expected_interval_seconds",
         )
     schema = fields.get("expected_schema")
@@ -85,31 +89,35 @@ def _check_source_fields(fields: dict[str, Any]) -> None:
         or not all(isinstance(k, str) and isinstance(v, str) for k, v in schema.items())
     ):
         raise ApplicationError(
-            'The expected schema maps field names to type names, e.g. {"amount": "float"}.',
+            gettext(
+                'The expected schema maps field names to type names, e.g. {"amount": "float"}.'
+            ),
             field="expected_schema",
         )
     for name, value in fields.items():
         if name in LEVEL_DEFAULTS and (value is None or value < 0):
-            raise ApplicationError("A level is a number of at least 0.", field=name)
+            raise ApplicationError(gettext("A level is a number of at least 0."), field=name)
     owner = fields.get("owner")
     if owner is not None and not (owner.is_active and has_any_role(owner, READ_ROLES)):
         raise ApplicationError(
-            "The owner must be an active person with a role in the portal.", field="owner"
+            gettext("The owner must be an active person with a role in the portal."), field="owner"
         )
 
 
 def _check_levels(source: DataSource) -> None:
     if not 0 <= source.completeness_warn <= source.completeness_fail <= 1:
         raise ApplicationError(
-            "Completeness levels: 0 ≤ warn ≤ fail ≤ 1 (missing shares).",
+            gettext("Completeness levels: 0 ≤ warn ≤ fail ≤ 1 (missing shares)."),
             field="completeness_fail",
         )
     if source.psi_warn > source.psi_fail:
         raise ApplicationError(
-            "The PSI fail level must not be below its warn level.", field="psi_fail"
+            gettext("The PSI fail level must not be below its warn level."), field="psi_fail"
         )
     if source.drift_min_rows < 1:
-        raise ApplicationError("At least one row is needed for a verdict.", field="drift_min_rows")
+        raise ApplicationError(
+            gettext("At least one row is needed for a verdict."), field="drift_min_rows"
+        )
 
 
 def _audit_values(source: DataSource, names: Iterable[str]) -> dict[str, Any]:
@@ -126,11 +134,16 @@ def data_source_create(
     """Register a data source, the systems it feeds, and any levels other than the defaults."""
     unknown = set(fields) - SOURCE_FIELDS
     if unknown:
-        raise ApplicationError(f"Cannot set {', '.join(sorted(unknown))} on a source.")
+        raise ApplicationError(
+            gettext("Cannot set %(unknown)s on a source.") % {"unknown": ", ".join(sorted(unknown))}
+        )
     _check_source_fields(fields)
     with transaction.atomic():
         if DataSource.objects.filter(slug=slug).exists():
-            raise ApplicationError(f"A data source with slug {slug!r} exists.", field="slug")
+            raise ApplicationError(
+                gettext("A data source with slug %(slug)s exists.") % {"slug": f"{slug!r}"},
+                field="slug",
+            )
         source = DataSource(slug=slug, **fields)
         _check_levels(source)
         try:
@@ -138,7 +151,8 @@ def data_source_create(
                 source.save()
         except IntegrityError:  # the same slug registered a moment ago
             raise ApplicationError(
-                f"A data source with slug {slug!r} exists.", field="slug"
+                gettext("A data source with slug %(slug)s exists.") % {"slug": f"{slug!r}"},
+                field="slug",
             ) from None
         systems = list(systems)
         source.systems.set(systems)
@@ -162,7 +176,10 @@ def data_source_update(
     changes.pop("slug", None)
     unknown = set(changes) - SOURCE_FIELDS
     if unknown:
-        raise ApplicationError(f"Cannot change {', '.join(sorted(unknown))} of a source.")
+        raise ApplicationError(
+            gettext("Cannot change %(unknown)s of a source.")
+            % {"unknown": ", ".join(sorted(unknown))}
+        )
     _check_source_fields(changes)
     with transaction.atomic():
         locked = DataSource.objects.select_for_update().get(pk=source.pk)
@@ -249,7 +266,8 @@ def profile_batch_record(*, source: DataSource, body: Any, by) -> PushResult:
         cleaned, errors = validate_profile_batch(body, now=now, retention=_retention())
     except TooManyFields as exc:
         raise ApplicationError(
-            f"A profile holds at most {MAX_FIELDS} fields; this one has {exc.args[0]}.",
+            gettext("A profile holds at most %(MAX_FIELDS)s fields; this one has %(args)s.")
+            % {"MAX_FIELDS": MAX_FIELDS, "args": exc.args[0]},
             status=413,
             field="fields",
             code="too_large",
@@ -331,7 +349,8 @@ def reference_profile_push(*, source: DataSource, body: Any, by) -> list[Referen
         cleaned, errors = validate_reference(body, now=timezone.now())
     except TooManyFields as exc:
         raise ApplicationError(
-            f"A reference holds at most {MAX_FIELDS} fields; this one has {exc.args[0]}.",
+            gettext("A reference holds at most %(MAX_FIELDS)s fields; this one has %(args)s.")
+            % {"MAX_FIELDS": MAX_FIELDS, "args": exc.args[0]},
             status=413,
             field="fields",
             code="too_large",
@@ -369,7 +388,7 @@ def reference_profile_from_window(
     summed.
     """
     if start >= end:
-        raise ApplicationError("The window's start must be before its end.", field="start")
+        raise ApplicationError(gettext("The window's start must be before its end."), field="start")
     profiles = FieldProfile.objects.filter(
         delivery__source=source, delivery__at__gte=start, delivery__at__lt=end
     ).order_by("-delivery__at")
@@ -402,11 +421,15 @@ def reference_profile_from_window(
     missing = sorted(set(names or ()) - set(summed))
     if missing:
         raise ApplicationError(
-            f"No delivery in that window profiled {', '.join(missing)}.", field="fields"
+            gettext("No delivery in that window profiled %(missing)s.")
+            % {"missing": ", ".join(missing)},
+            field="fields",
         )
     if not summed:
         raise ApplicationError(
-            "No delivery in that window carries a field distribution; choose another window.",
+            gettext(
+                "No delivery in that window carries a field distribution; choose another window."
+            ),
             field="start",
         )
     references = [summed[name] for name in sorted(summed)]

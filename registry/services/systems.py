@@ -12,6 +12,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from core.errors import ApplicationError
 from registry.choices import Aggregation, Direction, Stage, TokenKind, VersionStatus
@@ -45,7 +46,9 @@ def ai_system_create(*, by, slug: str, **fields: Any) -> AISystem:
     """Register an AI system; it starts in stage 1 with no deployed version."""
     with transaction.atomic():
         if AISystem.objects.filter(slug=slug).exists():
-            raise ApplicationError(f"A system with slug {slug!r} exists.", field="slug")
+            raise ApplicationError(
+                gettext("A system with slug %(slug)s exists.") % {"slug": f"{slug!r}"}, field="slug"
+            )
         system = AISystem.objects.create(slug=slug, **fields)
         _audit(by, "system.create", system, after={"slug": slug, **fields})
     return system
@@ -55,7 +58,9 @@ def ai_system_update(*, system: AISystem, by, **changes: Any) -> AISystem:
     """Change a system's descriptive fields (not its stage or deployed version)."""
     unknown = set(changes) - set(SYSTEM_FIELDS)
     if unknown:
-        raise ApplicationError(f"Cannot change {', '.join(sorted(unknown))} here.")
+        raise ApplicationError(
+            gettext("Cannot change %(unknown)s here.") % {"unknown": ", ".join(sorted(unknown))}
+        )
     with transaction.atomic():
         locked = AISystem.objects.select_for_update().get(pk=system.pk)
         before = {field: getattr(locked, field) for field in changes}
@@ -69,12 +74,14 @@ def ai_system_update(*, system: AISystem, by, **changes: Any) -> AISystem:
 def ai_system_stage_set(*, system: AISystem, by, stage: str, reason: str = "") -> AISystem:
     """Move a system to another stage; the rollout app checks the exit criteria before calling."""
     if stage not in Stage.values:
-        raise ApplicationError(f"{stage!r} is not a stage.", field="stage")
+        raise ApplicationError(
+            gettext("%(stage)s is not a stage.") % {"stage": f"{stage!r}"}, field="stage"
+        )
     with transaction.atomic():
         locked = AISystem.objects.select_for_update().get(pk=system.pk)
         before = locked.stage
         if before == stage:
-            raise ApplicationError("The system is in that stage already.", status=409)
+            raise ApplicationError(gettext("The system is in that stage already."), status=409)
         locked.stage = stage
         locked.save(update_fields=["stage"])
         _audit(
@@ -102,7 +109,9 @@ def model_version_register(*, system: AISystem, by, version: str, **fields: Any)
                 model_version.save()
         except IntegrityError:
             raise ApplicationError(
-                f"Version {version!r} is already registered for {system.slug}.", field="version"
+                gettext("Version %(version)s is already registered for %(slug)s.")
+                % {"version": f"{version!r}", "slug": system.slug},
+                field="version",
             ) from None
         _audit(
             by,
@@ -129,11 +138,14 @@ def model_version_update(*, model_version: ModelVersion, by, **changes: Any) -> 
     }
     unknown = set(changes) - allowed
     if unknown:
-        raise ApplicationError(f"Cannot change {', '.join(sorted(unknown))} of a version.")
+        raise ApplicationError(
+            gettext("Cannot change %(unknown)s of a version.")
+            % {"unknown": ", ".join(sorted(unknown))}
+        )
     with transaction.atomic():
         locked = ModelVersion.objects.select_for_update().get(pk=model_version.pk)
         if locked.status == VersionStatus.RETIRED:
-            raise ApplicationError("A retired version cannot be changed.", status=409)
+            raise ApplicationError(gettext("A retired version cannot be changed."), status=409)
         old_hash = locked.content_hash
         for field, value in changes.items():
             setattr(locked, field, value)
@@ -156,7 +168,7 @@ def model_version_deploy(*, model_version: ModelVersion, by, reason: str = "") -
         system = AISystem.objects.select_for_update().get(pk=model_version.system_id)
         locked = ModelVersion.objects.select_for_update().get(pk=model_version.pk)
         if locked.status == VersionStatus.RETIRED:
-            raise ApplicationError("A retired version cannot be deployed.", status=409)
+            raise ApplicationError(gettext("A retired version cannot be deployed."), status=409)
         previous = system.deployed_version
         if previous is not None and previous.pk != locked.pk:
             ModelVersion.objects.filter(pk=previous.pk).update(status=VersionStatus.RETIRED)
@@ -186,12 +198,16 @@ def _jsonable(values: dict[str, Any]) -> dict[str, Any]:
 def _check_thresholds(direction: str, warning: float, critical: float) -> None:
     if direction == Direction.HIGHER_IS_BETTER and critical > warning:
         raise ApplicationError(
-            "When higher is better, the critical threshold must not be above the warning one.",
+            gettext(
+                "When higher is better, the critical threshold must not be above the warning one."
+            ),
             field="critical",
         )
     if direction == Direction.LOWER_IS_BETTER and critical < warning:
         raise ApplicationError(
-            "When lower is better, the critical threshold must not be below the warning one.",
+            gettext(
+                "When lower is better, the critical threshold must not be below the warning one."
+            ),
             field="critical",
         )
 
@@ -201,7 +217,9 @@ def metric_spec_create(*, system: AISystem, by, key: str, **fields: Any) -> Metr
     _check_thresholds(fields["direction"], fields["warning"], fields["critical"])
     with transaction.atomic():
         if MetricSpec.objects.filter(system=system, key=key).exists():
-            raise ApplicationError(f"Metric {key!r} is already declared.", field="key")
+            raise ApplicationError(
+                gettext("Metric %(key)s is already declared.") % {"key": f"{key!r}"}, field="key"
+            )
         spec = MetricSpec.objects.create(system=system, key=key, **fields)
         _audit(by, "metric_spec.create", spec, after={"key": key, **fields})
     return spec
@@ -235,17 +253,25 @@ def metric_spec_update(
     change request (`change_request_id`), which the governance app passes.
     """
     if "key" in changes and changes["key"] != spec.key:
-        raise ApplicationError("A metric's key cannot change; declare a new metric.", field="key")
+        raise ApplicationError(
+            gettext("A metric's key cannot change; declare a new metric."), field="key"
+        )
     changes.pop("key", None)
     unknown = set(changes) - SPEC_FIELDS
     if unknown:
-        raise ApplicationError(f"Cannot change {', '.join(sorted(unknown))} of a metric.")
+        raise ApplicationError(
+            gettext("Cannot change %(unknown)s of a metric.")
+            % {"unknown": ", ".join(sorted(unknown))}
+        )
     with transaction.atomic():
         locked = MetricSpec.objects.select_for_update().select_related("system").get(pk=spec.pk)
         if locked.system.stage in GOVERNED_STAGES and change_request_id is None:
             raise ApplicationError(
-                "This system is in stage 3 or later: its metric settings change only through "
-                "an approved change request. Open a parameter change naming this metric.",
+                gettext(
+                    "This system is in stage 3 or later: its metric settings change only "
+                    "through an approved change request. Open a parameter change naming "
+                    "this metric."
+                ),
                 status=409,
                 code="change_request_required",
             )
@@ -286,7 +312,8 @@ def metric_batch_ingest(*, system: AISystem, body: Any, by) -> StoreResult:
         )
     except TooManyPoints as exc:
         raise ApplicationError(
-            f"A batch holds at most 10,000 points; this one has {exc.args[0]}.",
+            gettext("A batch holds at most 10,000 points; this one has %(args)s.")
+            % {"args": exc.args[0]},
             status=413,
             field="points",
             code="too_large",
@@ -345,12 +372,12 @@ def api_token_create(
     """
     if sum(owner is not None for owner in (system, data_source, user)) != 1:
         raise ApplicationError(
-            "A token belongs to exactly one system, one data source or one person."
+            gettext("A token belongs to exactly one system, one data source or one person.")
         )
     name = (name or "").strip()
     if not name:
         raise ApplicationError(
-            "Give the token a name, e.g. the pipeline that uses it.", field="name"
+            gettext("Give the token a name, e.g. the pipeline that uses it."), field="name"
         )
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
     with transaction.atomic():
@@ -380,7 +407,7 @@ def api_token_revoke(*, token: ApiToken, by) -> ApiToken:
             revoked_at=timezone.now()
         )
         if updated != 1:
-            raise ApplicationError("This token is already revoked.", status=409)
+            raise ApplicationError(gettext("This token is already revoked."), status=409)
         token.refresh_from_db()
         _audit(by, "token.revoke", token, after={"prefix": token.prefix})
         # The tombstone, not a delete: a request that read the row before this commit

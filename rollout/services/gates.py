@@ -6,6 +6,7 @@ from datetime import datetime
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from core.errors import ApplicationError
 from core.roles import Role, has_role
@@ -27,12 +28,17 @@ EVALUATION_CHUNK = 500
 
 def _require_director(by, action: str) -> None:
     if not has_role(by, Role.OPERATIONS_DIRECTOR):
-        raise ApplicationError(f"Only operations directors {action}.", status=403)
+        raise ApplicationError(
+            gettext("Only operations directors %(action)s.") % {"action": action}, status=403
+        )
 
 
 def _require_steward(by, action: str) -> None:
     if not (has_role(by, Role.OPERATIONS_DIRECTOR) or has_role(by, Role.SYSTEM_OWNER)):
-        raise ApplicationError(f"Only operations directors and system owners {action}.", status=403)
+        raise ApplicationError(
+            gettext("Only operations directors and system owners %(action)s.") % {"action": action},
+            status=403,
+        )
 
 
 def stage_advance(*, system: AISystem, by, now: datetime | None = None) -> AISystem:
@@ -43,7 +49,9 @@ def stage_advance(*, system: AISystem, by, now: datetime | None = None) -> AISys
         locked = AISystem.objects.select_for_update().get(pk=system.pk)
         following = NEXT_STAGE.get(locked.stage)
         if following is None:
-            raise ApplicationError("A system in production has no further stage.", status=409)
+            raise ApplicationError(
+                gettext("A system in production has no further stage."), status=409
+            )
         criteria = exit_criteria(system_facts(locked, now=now), now=now)
         unmet = [c for c in criteria if not c.met]
         if unmet:
@@ -65,15 +73,15 @@ def stage_step_back(*, system: AISystem, by, reason: str) -> AISystem:
     """Move a system back one stage, with a reason (audited); not while a rollout is in flight."""
     _require_director(by, "move a system back a stage")
     if not (reason or "").strip():
-        raise ApplicationError("Say why the system steps back.", field="reason")
+        raise ApplicationError(gettext("Say why the system steps back."), field="reason")
     with transaction.atomic():
         locked = AISystem.objects.select_for_update().get(pk=system.pk)
         previous = PREVIOUS_STAGE.get(locked.stage)
         if previous is None:
-            raise ApplicationError("Stage 1 is the first stage.", status=409)
+            raise ApplicationError(gettext("Stage 1 is the first stage."), status=409)
         if locked.stage == Stage.STAGED_ROLLOUT and active_rollout(locked) is not None:
             raise ApplicationError(
-                "A rollout is in flight: complete it or roll it back first.", status=409
+                gettext("A rollout is in flight: complete it or roll it back first."), status=409
             )
         return ai_system_stage_set(system=locked, by=by, stage=previous, reason=reason.strip())
 
@@ -88,7 +96,7 @@ def waiver_grant(
     """
     _require_director(by, "grant waivers")
     if not (justification or "").strip():
-        raise ApplicationError("A waiver needs a justification.", field="justification")
+        raise ApplicationError(gettext("A waiver needs a justification."), field="justification")
     now = now or timezone.now()
     with transaction.atomic():
         locked = AISystem.objects.select_for_update().get(pk=system.pk)
@@ -97,13 +105,18 @@ def waiver_grant(
         current = sorted(i.key for i in indicators if not i.met)
         if verdict == ind.DEFER:
             raise ApplicationError(
-                f"The verdict is defer ({len(current)} indicators unmet): no waiver can "
-                "override it.",
+                gettext(
+                    "The verdict is defer (%(current_count)s indicators unmet): no waiver "
+                    "can override it."
+                )
+                % {"current_count": len(current)},
                 status=409,
                 code="defer",
             )
         if verdict == ind.READY:
-            raise ApplicationError("Every indicator is met: there is nothing to waive.", status=409)
+            raise ApplicationError(
+                gettext("Every indicator is met: there is nothing to waive."), status=409
+            )
         if sorted(set(unmet)) != current:
             raise ApplicationError(
                 "Name exactly the unmet indicators: " + ", ".join(current) + ".", field="unmet"
@@ -134,7 +147,7 @@ def rollback_plan_save(*, system: AISystem, by, text: str) -> RollbackPlan:
     """Write (or rewrite) the system's rollback procedure."""
     _require_steward(by, "write rollback plans")
     if not (text or "").strip():
-        raise ApplicationError("Describe the rollback procedure.", field="text")
+        raise ApplicationError(gettext("Describe the rollback procedure."), field="text")
     with transaction.atomic():
         plan, created = RollbackPlan.objects.select_for_update().get_or_create(
             system=system,
@@ -159,13 +172,15 @@ def intervention_record(
     """Record a manual override or data correction; it restarts the 14-day quality count."""
     _require_steward(by, "record manual interventions")
     if kind not in InterventionKind.values:
-        raise ApplicationError(f"{kind!r} is not a kind of intervention.", field="kind")
+        raise ApplicationError(
+            gettext("%(kind)s is not a kind of intervention.") % {"kind": f"{kind!r}"}, field="kind"
+        )
     if not (note or "").strip():
-        raise ApplicationError("Say what was done.", field="note")
+        raise ApplicationError(gettext("Say what was done."), field="note")
     now = timezone.now()
     at = at or now
     if at > now:
-        raise ApplicationError("An intervention cannot be in the future.", field="at")
+        raise ApplicationError(gettext("An intervention cannot be in the future."), field="at")
     with transaction.atomic():
         intervention = ManualIntervention.objects.create(
             system=system, kind=kind, at=at, note=note.strip(), recorded_by=by
@@ -199,23 +214,26 @@ def _alert_test_open(system: AISystem, by) -> Escalation:
     ).first()
     if waiting is not None:
         raise ApplicationError(
-            f"Test alert ESC-{waiting.pk} still waits for its acknowledgement.", status=409
+            gettext("Test alert ESC-%(waiting_id)s still waits for its acknowledgement.")
+            % {"waiting_id": waiting.pk},
+            status=409,
         )
     now = timezone.now()
     escalation = escalation_raise(
         system=system,
         source=EscalationSource.MANUAL,
         severity=Severity.WARNING,
-        title="Test alert: acknowledge it to prove the escalation path works",
+        title=gettext("Test alert: acknowledge it to prove the escalation path works"),
         dedup_key=f"test_alert:{now:%Y%m%dT%H%M%S%f}",
-        details={"summary": "A drill of the alerting path (readiness indicator 5)."},
+        details={"summary": gettext("A drill of the alerting path (readiness indicator 5).")},
         by=by,
         now=now,
         is_test=True,
     )
     if escalation is None:
         raise ApplicationError(
-            "A silence mutes this system's test alerts; end it to run the drill.", status=409
+            gettext("A silence mutes this system's test alerts; end it to run the drill."),
+            status=409,
         )
     return escalation
 

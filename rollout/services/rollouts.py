@@ -15,6 +15,7 @@ from django.core.cache import cache
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Avg, Count, Max, Min, Q, Sum
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from core.errors import ApplicationError
 from core.roles import Role, has_role
@@ -58,7 +59,9 @@ def _invalidate(system: AISystem) -> None:
 
 def _require_director(by, action: str) -> None:
     if not has_role(by, Role.OPERATIONS_DIRECTOR):
-        raise ApplicationError(f"Only operations directors {action}.", status=403)
+        raise ApplicationError(
+            gettext("Only operations directors %(action)s.") % {"action": action}, status=403
+        )
 
 
 def _locked(rollout: Rollout) -> Rollout:
@@ -70,7 +73,8 @@ def _locked(rollout: Rollout) -> Rollout:
 def _require_state(rollout: Rollout, allowed: set[str], action: str) -> None:
     if rollout.state not in allowed:
         raise ApplicationError(
-            f"A {rollout.get_state_display().lower()} rollout cannot be {action}.",
+            gettext("A %(state)s rollout cannot be %(action)s.")
+            % {"state": rollout.get_state_display().lower(), "action": action},
             status=409,
             code="wrong_state",
         )
@@ -94,13 +98,18 @@ def _audit(by, action: str, rollout: Rollout, *, before=None, after=None, reason
 def validate_cohorts(cohorts) -> list[int]:
     """A strictly increasing list of whole percentages from 1 to 100 that ends at 100."""
     if not isinstance(cohorts, list | tuple) or not cohorts:
-        raise ApplicationError("Give the cohorts as a list of percentages.", field="cohorts")
+        raise ApplicationError(
+            gettext("Give the cohorts as a list of percentages."), field="cohorts"
+        )
     if any(isinstance(c, bool) or not isinstance(c, int) or not 1 <= c <= 100 for c in cohorts):
-        raise ApplicationError("Each cohort is a whole percentage from 1 to 100.", field="cohorts")
+        raise ApplicationError(
+            gettext("Each cohort is a whole percentage from 1 to 100."), field="cohorts"
+        )
     if any(b <= a for a, b in pairwise(cohorts)):
-        raise ApplicationError("Cohorts must strictly increase.", field="cohorts")
+        raise ApplicationError(gettext("Cohorts must strictly increase."), field="cohorts")
     if cohorts[-1] != 100:
-        raise ApplicationError("The last cohort is 100% of traffic.", field="cohorts")
+        # xgettext:no-python-format
+        raise ApplicationError(gettext("The last cohort is 100% of traffic."), field="cohorts")
     return list(cohorts)
 
 
@@ -124,7 +133,9 @@ def rollout_plan(
     """Plan a rollout of `candidate` (deployable through an approved change request)."""
     _require_director(by, "plan rollouts")
     if candidate.system_id != system.pk:
-        raise ApplicationError("The candidate is a version of another system.", field="candidate")
+        raise ApplicationError(
+            gettext("The candidate is a version of another system."), field="candidate"
+        )
     cohorts = validate_cohorts(cohorts if cohorts is not None else DEFAULT_COHORTS)
     if observation_seconds is None:
         observation_seconds = OBSERVATION_BY_TIER[system.risk_tier]
@@ -134,10 +145,10 @@ def rollout_plan(
         or (observation_seconds < 1)
     ):
         raise ApplicationError(
-            "Observe each cohort for at least one second.", field="observation_seconds"
+            gettext("Observe each cohort for at least one second."), field="observation_seconds"
         )
     if isinstance(min_points, bool) or not isinstance(min_points, int) or min_points < 1:
-        raise ApplicationError("A verdict needs at least one point.", field="min_points")
+        raise ApplicationError(gettext("A verdict needs at least one point."), field="min_points")
     change = None
     if not is_rehearsal:
         deployable = version_deployable(system=system, model_version=candidate)
@@ -152,12 +163,16 @@ def rollout_plan(
     metrics = metrics if metrics is not None else default_checkpoint_metrics(system)
     if not metrics:
         raise ApplicationError(
-            "The system has no required quality, error-rate or adoption metric to judge "
-            "cohorts by; declare one first.",
+            gettext(
+                "The system has no required quality, error-rate or adoption metric to "
+                "judge cohorts by; declare one first."
+            ),
             field="metrics",
         )
     if any(spec.system_id != system.pk for spec, _ in metrics):
-        raise ApplicationError("A checkpoint metric belongs to another system.", field="metrics")
+        raise ApplicationError(
+            gettext("A checkpoint metric belongs to another system."), field="metrics"
+        )
     now = timezone.now()
     with transaction.atomic():
         locked = AISystem.objects.select_for_update().get(pk=system.pk)
@@ -179,7 +194,9 @@ def rollout_plan(
                 )
         except IntegrityError:
             raise ApplicationError(
-                "Another rollout of this system is in flight.", status=409, code="rollout_active"
+                gettext("Another rollout of this system is in flight."),
+                status=409,
+                code="rollout_active",
             ) from None
         CohortStep.objects.bulk_create(
             CohortStep(rollout=rollout, index=index, percent=percent)
@@ -221,14 +238,16 @@ def rollout_start(*, rollout: Rollout, by, now: datetime | None = None) -> Rollo
             return _begin(rollout, by, now, verdict=None, waiver=None)
         if system.stage != Stage.STAGED_ROLLOUT:
             raise ApplicationError(
-                "The system is not in Stage 4 (staged rollout) yet.", status=409, code="stage"
+                gettext("The system is not in Stage 4 (staged rollout) yet."),
+                status=409,
+                code="stage",
             )
         indicators = readiness(system_facts(system, now=now), now=now)
         verdict = ind.verdict(indicators)
         waiver = None
         if verdict == ind.DEFER:
             raise ApplicationError(
-                "Readiness is defer: Stage 4 cannot start, and no waiver overrides it.",
+                gettext("Readiness is defer: Stage 4 cannot start, and no waiver overrides it."),
                 status=409,
                 code="defer",
             )
@@ -236,8 +255,10 @@ def rollout_start(*, rollout: Rollout, by, now: datetime | None = None) -> Rollo
             waiver = Waiver.objects.filter(system=system).order_by("-granted_at").first()
             if waiver is None or not waiver_covers(waiver.unmet, indicators):
                 raise ApplicationError(
-                    "Readiness is conditional: an operations director must record a waiver "
-                    "naming the unmet indicators first.",
+                    gettext(
+                        "Readiness is conditional: an operations director must record a waiver "
+                        "naming the unmet indicators first."
+                    ),
                     status=409,
                     code="waiver_required",
                 )
@@ -456,8 +477,8 @@ def _fail(rollout: Rollout, step: CohortStep, snapshot: dict, now: datetime) -> 
         system=rollout.system,
         source=EscalationSource.ROLLOUT_CHECKPOINT,
         severity=Severity.CRITICAL,
-        title=f"Rollout of {rollout.candidate.version} paused at {step.percent}%: "
-        "checkpoint failed",
+        title=gettext("Rollout of %(version)s paused at %(percent)s%%: checkpoint failed")
+        % {"version": rollout.candidate.version, "percent": step.percent},
         dedup_key=f"rollout:{rollout.pk}:checkpoint",
         details={"summary": reasons, "rollout": rollout.pk, "cohort": step.percent},
         now=now,
@@ -545,18 +566,19 @@ def cohort_approve(*, step: CohortStep, by, now: datetime | None = None) -> Coho
         step = CohortStep.objects.select_for_update().get(pk=step.pk)
         if rollout.state != RolloutState.RUNNING:
             raise ApplicationError(
-                f"The rollout is {rollout.get_state_display().lower()}; nothing can be approved.",
+                gettext("The rollout is %(state)s; nothing can be approved.")
+                % {"state": rollout.get_state_display().lower()},
                 status=409,
                 code="wrong_state",
             )
         if step.index != rollout.current_index or step.state != StepState.AWAITING_APPROVAL:
             raise ApplicationError(
-                "This cohort is not awaiting approval.", status=409, code="wrong_state"
+                gettext("This cohort is not awaiting approval."), status=409, code="wrong_state"
             )
         snapshot = checkpoint_snapshot(rollout, step)
         if snapshot["status"] != CheckpointStatus.PASS:
             raise ApplicationError(
-                "The checkpoint no longer passes; it cannot be approved.", status=409
+                gettext("The checkpoint no longer passes; it cannot be approved."), status=409
             )
         try:
             with transaction.atomic():
@@ -571,7 +593,9 @@ def cohort_approve(*, step: CohortStep, by, now: datetime | None = None) -> Coho
                     },
                 )
         except IntegrityError:
-            raise ApplicationError("You have approved this cohort already.", status=409) from None
+            raise ApplicationError(
+                gettext("You have approved this cohort already."), status=409
+            ) from None
         count = step.approvals.count()
         needed = approvals_needed(rollout.system)
         after = {"cohort": step.percent, "approvals": count, "needed": needed}
@@ -611,7 +635,7 @@ def rollout_pause(*, rollout: Rollout, by, reason: str) -> Rollout:
     """A director holds a running rollout at its current cohort."""
     _require_director(by, "pause rollouts")
     if not (reason or "").strip():
-        raise ApplicationError("Say why the rollout pauses.", field="reason")
+        raise ApplicationError(gettext("Say why the rollout pauses."), field="reason")
     with transaction.atomic():
         rollout = _locked(rollout)
         _require_state(rollout, {RolloutState.RUNNING}, "paused")
@@ -637,10 +661,10 @@ def rollout_resume(*, rollout: Rollout, by, root_cause: str, note: str) -> Rollo
     _require_director(by, "resume rollouts")
     if root_cause not in RootCause.values:
         raise ApplicationError(
-            "Choose the root cause (one of the five, or other).", field="root_cause"
+            gettext("Choose the root cause (one of the five, or other)."), field="root_cause"
         )
     if not (note or "").strip():
-        raise ApplicationError("Say what was found and done.", field="note")
+        raise ApplicationError(gettext("Say what was found and done."), field="note")
     now = timezone.now()
     with transaction.atomic():
         rollout = _locked(rollout)
@@ -679,7 +703,7 @@ def rollout_roll_back(
     """Send the candidate's share to 0% now; a drill's outcome counts for indicator 6."""
     _require_director(by, "roll back rollouts")
     if not (reason or "").strip():
-        raise ApplicationError("Say why the rollout is rolled back.", field="reason")
+        raise ApplicationError(gettext("Say why the rollout is rolled back."), field="reason")
     now = timezone.now()
     with transaction.atomic():
         rollout = _locked(rollout)
