@@ -326,8 +326,8 @@ LOGGING = {
 
 # --- Registry ---------------------------------------------------------------------------
 
-# Raw metric points older than this are refused at ingestion (and, later, pruned;
-# the rollups are kept).
+# Raw metric points older than this are refused at ingestion and pruned daily
+# (registry.tasks.prune_metric_points, docs/backup.md); the rollups are kept.
 METRIC_RETENTION_DAYS = env_int("METRIC_RETENTION_DAYS", 400)
 # Requests per minute one API token may make before getting 429.
 API_TOKEN_RATE_LIMIT_PER_MINUTE = env_int("API_TOKEN_RATE_LIMIT_PER_MINUTE", 60000)

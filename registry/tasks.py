@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from registry.connectors import metric_source_pull, metric_sources_due
 from registry.services import data_source_evaluate, data_sources_evaluate, data_sources_sweep
+from registry.services.retention import metric_points_prune
 
 
 @shared_task(name="registry.tasks.pull_due_sources", ignore_result=True)
@@ -42,3 +43,16 @@ def sweep_source_freshness() -> int:
 def evaluate_all_sources() -> int:
     """Beat, hourly: every check again, since the 30-day windows move on by themselves."""
     return data_sources_evaluate()
+
+
+# A first prune of a large backlog may take long; a run stopped by the limit keeps the
+# batches it committed, and the next day's run continues from there.
+@shared_task(
+    name="registry.tasks.prune_metric_points",
+    ignore_result=True,
+    soft_time_limit=1800,
+    time_limit=1860,
+)
+def prune_metric_points() -> int:
+    """Beat, daily: delete raw points past METRIC_RETENTION_DAYS; the rollups stay."""
+    return metric_points_prune().deleted

@@ -2,8 +2,10 @@
 
 `systems`: systems, versions, metric specs, metric batches, tokens.
 `sources`: data sources, their deliveries, profiles, integration runs, references, checks.
+`retention`: pruning raw metric points past the retention (the rollups stay).
 """
 
+from registry.services.retention import metric_points_prune
 from registry.services.sources import (
     data_source_create,
     data_source_evaluate,
@@ -48,6 +50,7 @@ __all__ = [
     "delivery_record",
     "integration_run_record",
     "metric_batch_ingest",
+    "metric_points_prune",
     "metric_spec_create",
     "metric_spec_update",
     "model_version_deploy",
