@@ -61,6 +61,7 @@ def bench_env(db: str, **extra: str) -> dict[str, str]:
     env.update(
         DATABASE_URL=database_url(db),
         DEBUG="0",
+        HTTPS="0",  # DEBUG=0 implies HTTPS; the benches talk plain HTTP to 127.0.0.1
         SECRET_KEY="bench-not-a-secret-" + "x" * 40,
         ALLOWED_HOSTS=HOST,
         # Redis: the per-token rate counter is shared by the web workers, as in production.
