@@ -184,6 +184,8 @@ else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         # acks_late: an unacknowledged task is redelivered after this many seconds.
         "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600),
+        # A Redis host that is down rather than refusing: give up in seconds, not minutes.
+        "socket_connect_timeout": 2,
     }
 CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND") or None
 CELERY_TASK_IGNORE_RESULT = CELERY_RESULT_BACKEND is None
@@ -377,7 +379,8 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
 CACHES = {
     "default": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        # Redis unreachable: a miss, not an error (the database answers instead).
+        {"BACKEND": "core.resilience.DegradingRedisCache", "LOCATION": REDIS_URL}
         if REDIS_URL
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     )

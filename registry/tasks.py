@@ -35,7 +35,7 @@ def evaluate_source(source_id: int) -> dict:
 
 @shared_task(name="registry.tasks.sweep_source_freshness", ignore_result=True)
 def sweep_source_freshness() -> int:
-    """Beat, every minute: a source that stops delivering turns red without any push."""
+    """Beat, every minute: a silent source turns red; a push whose task was lost is evaluated."""
     return data_sources_sweep()
 
 

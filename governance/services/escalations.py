@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 
 from core.errors import ApplicationError
+from core.resilience import enqueue
 from core.roles import Role, has_role
 from governance.alerting import RuleState, breach_severity, no_data_step, threshold_step
 from governance.audit import audit_record
@@ -104,7 +105,9 @@ def silenced(system: AISystem, dedup_key: str, *, now: datetime) -> Silence | No
 def _enqueue_notification(escalation: Escalation, level: int) -> None:
     from governance.tasks import notify_escalation  # tasks import services; avoid the cycle
 
-    transaction.on_commit(lambda: notify_escalation.delay(escalation.pk, level))
+    # The escalation is committed: a broker outage must not turn that into an error (its
+    # level still rises on timeout, and that level's notification is sent then).
+    transaction.on_commit(lambda: enqueue(notify_escalation, escalation.pk, level))
 
 
 def escalation_raise(

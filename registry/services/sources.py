@@ -11,7 +11,6 @@ transaction, so the governance app opens its escalations atomically with it.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -22,9 +21,9 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max, Sum
 from django.utils import timezone
 from django.utils.translation import gettext
-from kombu.exceptions import OperationalError
 
 from core.errors import ApplicationError
+from core.resilience import enqueue
 from registry import quality
 from registry.choices import (
     ESCALATING_CHECKS,
@@ -57,8 +56,6 @@ from registry.source_validation import (
     validate_reference,
 )
 from registry.validation import FUTURE_TOLERANCE
-
-logger = logging.getLogger(__name__)
 
 WINDOW_DAYS = 30  # uptime and the integration error rate (readiness indicators 1 and 3)
 SOURCE_FIELDS = frozenset(
@@ -215,15 +212,8 @@ def _refuse(errors: list[dict[str, Any]]) -> None:
 def _enqueue_evaluation(source_id: int) -> None:
     from registry.tasks import evaluate_source  # tasks import services; avoid the cycle
 
-    def send() -> None:
-        try:
-            evaluate_source.delay(source_id)
-        except OperationalError:  # broker down: the beat sweep evaluates every source anyway
-            logger.warning(
-                "could not enqueue the evaluation of source %s", source_id, exc_info=True
-            )
-
-    transaction.on_commit(send)
+    # Broker down: the push stays stored, and the minute sweep evaluates it (data_sources_sweep).
+    transaction.on_commit(lambda: enqueue(evaluate_source, source_id))
 
 
 @dataclass(frozen=True)
@@ -764,25 +754,44 @@ def data_sources_evaluate(*, now: datetime | None = None) -> int:
     return count
 
 
+def _latest_by_source(model, field: str) -> dict[int, datetime]:
+    return dict(
+        model.objects.order_by()
+        .values("source_id")
+        .annotate(latest=Max(field))
+        .values_list("source_id", "latest")
+    )
+
+
 def data_sources_sweep(*, now: datetime | None = None) -> int:
-    """The minute sweep: re-judge freshness everywhere, fully re-evaluate the sources it changed.
+    """The minute sweep: fully re-evaluate each source whose freshness changed or that got news.
 
     A source that stops delivering turns from ok to warn to fail without any
-    push. Two queries find the changes, whatever the number of sources.
+    push. A delivery, integration run or reference received after the
+    source's last evaluation is evaluated here too: its own task may never
+    have been sent (the broker was down). Four queries find the changes,
+    whatever the number of sources.
     """
     now = now or timezone.now()
-    stored = dict(
-        SourceCheck.objects.filter(kind=QualityCheck.FRESHNESS).values_list("source_id", "status")
-    )
+    stored = {
+        source_id: (status, evaluated_at)
+        for source_id, status, evaluated_at in SourceCheck.objects.filter(
+            kind=QualityCheck.FRESHNESS
+        ).values_list("source_id", "status", "evaluated_at")
+    }
+    runs = _latest_by_source(IntegrationRun, "received_at")
+    references = _latest_by_source(ReferenceProfile, "created_at")
     changed = []
-    sources = DataSource.objects.annotate(last_at=Max("deliveries__at")).values_list(
-        "pk", "last_at", "expected_interval_seconds"
-    )
-    for source_id, last_at, interval in sources:
+    sources = DataSource.objects.annotate(
+        last_at=Max("deliveries__at"), received_at=Max("deliveries__received_at")
+    ).values_list("pk", "last_at", "received_at", "expected_interval_seconds")
+    for source_id, last_at, received_at, interval in sources:
         status = quality.freshness(
             last_delivery=last_at, expected_interval=timedelta(seconds=interval), now=now
         ).status
-        if stored.get(source_id) != status:
+        stored_status, evaluated_at = stored.get(source_id, (None, None))
+        news = [at for at in (received_at, runs.get(source_id), references.get(source_id)) if at]
+        if stored_status != status or (news and max(news) > evaluated_at):
             changed.append(source_id)
     for source_id in changed:
         data_source_evaluate(source_id=source_id, now=now)

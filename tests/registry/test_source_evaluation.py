@@ -240,6 +240,32 @@ def test_a_delivery_after_the_sweep_turned_it_red_is_seen_by_the_next_sweep(sour
     assert check(source, "freshness").status == "ok"
 
 
+@pytest.mark.parametrize("news", ["profile", "integration run", "reference"])
+def test_the_minute_sweep_evaluates_what_arrived_since_the_last_evaluation(
+    source, frozen_clock, news
+):
+    # The push's own evaluation task was never sent (the broker was down), and the
+    # source stays fresh: only the arrival itself tells the sweep to look again.
+    source.expected_schema = {"amount": "float"}
+    source.save()
+    profile(source, numeric(), at=NOW)
+    assert data_sources_sweep(now=NOW) == 1
+    assert check(source, "freshness").status == "ok"
+    frozen_clock.move_to(NOW + MINUTE)
+    if news == "profile":
+        profile(source, typed("amount", "string"), at=NOW + MINUTE)
+    elif news == "integration run":
+        integration_run_record(source=source, body={"passed": 1, "failed": 9}, by=None)
+    else:
+        reference(source, numeric(counts=(90, 10)))
+    assert data_sources_sweep(now=NOW + 2 * MINUTE) == 1
+    assert check(source, "freshness").status == "ok"
+    assert check(source, "uptime").evaluated_at == NOW + 2 * MINUTE
+    verdict = {"profile": "schema", "integration run": "integration", "reference": "drift"}[news]
+    assert check(source, verdict).status == "fail"
+    assert data_sources_sweep(now=NOW + 3 * MINUTE) == 0  # nothing new since: left alone
+
+
 # --- Volume -----------------------------------------------------------------------------------
 
 # The 14 deliveries before the latest one, oldest first. Sorted: 97 98 98 99 99 100 100
