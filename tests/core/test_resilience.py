@@ -42,6 +42,20 @@ def broker_presumed_up():
     resilience.broker_outage.reset()
 
 
+@pytest.fixture(autouse=True)
+def resilience_logs(caplog):
+    """Capture core.resilience's warnings, even after another test reconfigured logging.
+
+    A logging.config.dictConfig elsewhere in the run (a Celery worker's set-up) may have
+    disabled the loggers that existed then; the outage warnings are part of the contract.
+    """
+    logger = logging.getLogger("core.resilience")
+    disabled, logger.disabled = logger.disabled, False
+    caplog.set_level(logging.INFO, logger="core.resilience")
+    yield
+    logger.disabled = disabled
+
+
 def nowhere() -> str:
     return f"redis://127.0.0.1:{fs.free_port()}/0"
 
