@@ -9,10 +9,7 @@ fails the change fails with it.
 
 from __future__ import annotations
 
-import logging
-
-from kombu.exceptions import OperationalError
-
+from core.coalesce import enqueue_coalesced
 from governance.audit import audit_record
 from governance.services.changes import change_requests_rebind
 from governance.services.escalations import data_quality_escalate
@@ -29,8 +26,6 @@ def record_audit_event(
     )
 
 
-logger = logging.getLogger(__name__)
-
 audit_event.connect(record_audit_event, dispatch_uid="governance.record_audit_event")
 
 
@@ -44,11 +39,14 @@ audit_event.connect(rebind_change_requests, dispatch_uid="governance.rebind_chan
 
 
 def evaluate_after_ingest(sender, *, system_id: int, metric_ids, **kwargs) -> None:
-    """A batch landed (after its commit): evaluate the touched metrics' alert rules now."""
-    try:
-        evaluate_alerts.delay(system_id, list(metric_ids))
-    except OperationalError:  # broker down: the beat sweep evaluates everything anyway
-        logger.warning("could not enqueue alert evaluation for system %s", system_id, exc_info=True)
+    """A batch landed (after its commit): evaluate the touched metrics' alert rules now.
+
+    Unless an evaluation of the system that covers those metrics is still queued: it will
+    read this batch too (core/coalesce.py). Broker down: the batch stays stored, and the
+    minute sweep evaluates every rule anyway.
+    """
+    metric_ids = list(metric_ids)
+    enqueue_coalesced(evaluate_alerts, system_id, metric_ids, ident=system_id, covers=metric_ids)
 
 
 metrics_ingested.connect(evaluate_after_ingest, dispatch_uid="governance.evaluate_after_ingest")

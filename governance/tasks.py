@@ -10,6 +10,7 @@ from django.core.mail import send_mail
 from django.db import transaction
 from django.urls import reverse
 
+from core.coalesce import pending_clear
 from governance.models import Escalation, Notification
 from governance.services import escalations, orphans_notify, webhooks
 
@@ -19,6 +20,9 @@ logger = logging.getLogger(__name__)
 @shared_task(name="governance.tasks.evaluate_alerts")
 def evaluate_alerts(system_id: int | None = None, metric_ids: list[int] | None = None) -> int:
     """Step the alert rules (all of them from beat; some after a batch was ingested)."""
+    if system_id is not None:
+        # Before reading anything: a batch that lands from now on enqueues another run.
+        pending_clear(evaluate_alerts, system_id)
     return escalations.alerts_evaluate(system_id=system_id, metric_ids=metric_ids)
 
 

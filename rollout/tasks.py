@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from core.coalesce import pending_clear
 from rollout import services
 from rollout.evidence_services import evidence_pack_build
 
@@ -17,6 +18,8 @@ def evaluate_checkpoints() -> int:
 @shared_task(name="rollout.tasks.evaluate_rollout", ignore_result=True)
 def evaluate_rollout(rollout_id: int) -> str:
     """After a batch for a candidate version landed: judge its rollout now."""
+    # Before reading anything: a batch that lands from now on enqueues another run.
+    pending_clear(evaluate_rollout, rollout_id)
     return services.rollout_evaluate(rollout_id=rollout_id)
 
 

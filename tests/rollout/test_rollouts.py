@@ -1113,7 +1113,9 @@ def test_only_a_batch_for_a_running_candidate_enqueues_an_evaluation(
     client, running, director, pipeline, clock, monkeypatch, django_capture_on_commit_callbacks
 ):
     enqueued = []
-    monkeypatch.setattr(receivers.evaluate_rollout, "delay", enqueued.append)
+    monkeypatch.setattr(
+        receivers.evaluate_rollout, "apply_async", lambda args, kwargs, **_: enqueued.extend(args)
+    )
     clock.shift(600)
     with django_capture_on_commit_callbacks(execute=True):
         push(client, running.system, pipeline, version="1.0.0")
