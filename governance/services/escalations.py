@@ -343,8 +343,17 @@ def silence_create(
         raise ApplicationError(gettext("The expiry must be in the future."), field="ends_at")
     if ends_at - now > timedelta(days=30):
         raise ApplicationError(gettext("A silence lasts at most 30 days."), field="ends_at")
-    if not (has_role(by, Role.OPERATIONS_DIRECTOR) or has_role(by, Role.SYSTEM_OWNER)):
-        raise ApplicationError(gettext("Only directors and system owners mute alerts."), status=403)
+    # Those on the system's escalation path: directors and its named owner, not the owner
+    # of another system (a silence keeps escalations from reaching this system's owner).
+    person = getattr(by, "pk", None)  # None for a pipeline, which owns nothing
+    is_owner = (
+        person is not None
+        and SystemOwnership.objects.filter(system=system, owner_id=person).exists()
+    )
+    if not (has_role(by, Role.OPERATIONS_DIRECTOR) or is_owner):
+        raise ApplicationError(
+            gettext("Only directors and the system's owner mute its alerts."), status=403
+        )
     with transaction.atomic():
         silence = Silence.objects.create(
             system=system,
