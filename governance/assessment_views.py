@@ -12,6 +12,7 @@ from datetime import date
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
 from django.forms import Form
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -35,6 +36,7 @@ from governance.models import ActionItem
 from registry.models import AISystem
 from registry.views import role_required_to_read
 
+SYSTEMS_PER_PAGE = 25
 CAUSE_SHORT = {
     assessment.INTEGRATION: gettext_lazy("1 · Integration"),
     assessment.OUTPUT_QUALITY: gettext_lazy("2 · Output quality"),
@@ -375,9 +377,15 @@ def item_close(request: HttpRequest, slug: str, pk: int, status: str) -> HttpRes
 @require_GET
 @role_required_to_read
 def portfolio(request: HttpRequest) -> HttpResponse:
-    """Every system's five root causes: a heat map, and the same scores as a table."""
+    """Every system's five root causes: a heat map, and the same scores as a table.
+
+    Both show one page of systems, 25 at a time, so that the heat map stays readable.
+    """
+    page = Paginator(selectors.portfolio_assessment(), SYSTEMS_PER_PAGE).get_page(
+        request.GET.get("page")
+    )
     rows = []
-    for system, scores in selectors.portfolio_assessment():
+    for system, scores in page.object_list:
         rows.append({"system": system, "url": _system_url(system), "cells": _score_rows(scores)})
     causes = [{"cause": cause, "short": CAUSE_SHORT[cause]} for cause in assessment.CAUSES]
     chart_config = {
@@ -403,6 +411,7 @@ def portfolio(request: HttpRequest) -> HttpResponse:
     }
     context = {
         "rows": rows,
+        "page": page,
         "causes": causes,
         "chart_config": chart_config,
         "action_level": assessment.ACTION_LEVEL,

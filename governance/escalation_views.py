@@ -21,6 +21,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from core.errors import ApplicationError
+from core.htmx import htmx_render
 from governance.choices import EscalationState, RootCause, Severity
 from governance.models import AuditEvent, Escalation, Notification, Webhook, WebhookDelivery
 from governance.services import escalations as service
@@ -63,7 +64,10 @@ class ResolveForm(forms.Form):
 @require_GET
 @role_required_to_read
 def escalation_queue(request: HttpRequest) -> HttpResponse:
-    """Escalations, open ones first by default, filterable by state, severity, system, assignee."""
+    """Escalations, open ones first by default, filterable by state, severity, system, assignee.
+
+    The filters and the pager swap the list alone (htmx).
+    """
     form = QueueFilterForm(request.GET or None)
     rows = Escalation.objects.select_related("system", "assignee").order_by("-last_seen")
     if form.is_valid():
@@ -90,9 +94,10 @@ def escalation_queue(request: HttpRequest) -> HttpResponse:
         if escalation.state != EscalationState.RESOLVED
         and service.may_handle(escalation, request.user)
     }
-    return render(
+    return htmx_render(
         request,
         "governance/escalation_queue.html",
+        "governance/_escalation_results.html",
         {
             "form": form,
             "page": page,
@@ -219,11 +224,12 @@ class WebhookForm(forms.Form):
 
 def _webhook_page(request, system, *, form=None, secret=None, status=200):
     hooks = list(system.webhooks.order_by("url"))
-    deliveries = (
+    deliveries = Paginator(
         WebhookDelivery.objects.filter(webhook__system=system)
         .select_related("webhook")
-        .order_by("-created_at")[:50]
-    )
+        .order_by("-created_at", "-pk"),
+        PER_PAGE,
+    ).get_page(request.GET.get("page"))
     response = render(
         request,
         "governance/webhooks.html",

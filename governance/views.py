@@ -19,10 +19,11 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from core.errors import ApplicationError
+from core.htmx import htmx_render
 from core.roles import Role, has_role
 from governance import permissions, selectors, services
 from governance.audit import change_summary
-from governance.choices import VERSION_KINDS
+from governance.choices import VERSION_KINDS, ChangeState
 from governance.forms import (
     ApproveForm,
     AuditFilterForm,
@@ -86,7 +87,10 @@ def _filters(form: AuditFilterForm) -> dict | None:
 @require_GET
 @role_required_to_read
 def audit_list(request: HttpRequest) -> HttpResponse:
-    """The audit trail, newest first, 50 to a page, filtered by system, actor, action and days."""
+    """The audit trail, newest first, 50 to a page, filtered by system, actor, action and days.
+
+    The filters and the pager swap the list alone (htmx).
+    """
     form = _filter_form(request)
     filters = _filters(form)
     page = None
@@ -104,7 +108,9 @@ def audit_list(request: HttpRequest) -> HttpResponse:
         "filtered": bool(filters) and any(filters.values()),
         "query": query.urlencode(),
     }
-    return render(request, "governance/audit_list.html", context)
+    return htmx_render(
+        request, "governance/audit_list.html", "governance/_audit_results.html", context
+    )
 
 
 class _Echo:
@@ -340,7 +346,12 @@ def lead_remove(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
 def briefing_attest(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     """A business-unit lead attests, for themselves, that the briefing was completed."""
     lead = get_object_or_404(BusinessUnitLead, pk=pk, system__slug=slug)
-    return _run(request, lead.system, lambda: services.briefing_attest(lead=lead, by=request.user))
+    return _run(
+        request,
+        lead.system,
+        lambda: services.briefing_attest(lead=lead, by=request.user),
+        done=_("Briefing attested for %(unit)s.") % {"unit": lead.business_unit},
+    )
 
 
 # --- Change requests -----------------------------------------------------------------------
@@ -355,7 +366,7 @@ def _with_needed(changes) -> None:
 
 
 def _change_list(request: HttpRequest, system: AISystem | None) -> HttpResponse:
-    """All change requests, or one system's, newest first, 25 to a page, filtered."""
+    """All change requests, or one system's, newest first, 25 to a page, filtered (htmx swaps)."""
     systems = None if system else selectors.audit_systems()
     bound = any(request.GET.get(field) for field in ("state", "system"))
     form = ChangeFilterForm(request.GET if bound else None, systems=systems)
@@ -380,7 +391,9 @@ def _change_list(request: HttpRequest, system: AISystem | None) -> HttpResponse:
         "query": query.urlencode(),
         "may_open": system is not None and permissions.can_open_change(request.user, system),
     }
-    return render(request, "governance/change_list.html", context)
+    return htmx_render(
+        request, "governance/change_list.html", "governance/_change_results.html", context
+    )
 
 
 @require_GET
@@ -619,7 +632,7 @@ def change_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     if not form.is_valid():
         return _confirm_page(request, change, action, form, status=400)
     try:
-        transition.run(change, request.user, form.cleaned_data)
+        change = transition.run(change, request.user, form.cleaned_data)
     except ApplicationError as exc:
         if exc.status == 403:
             raise PermissionDenied(exc.message) from None
@@ -628,5 +641,17 @@ def change_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
             return _confirm_page(request, change, action, form, status=400)
         messages.error(request, exc.message)
     else:
-        messages.success(request, transition.done)
+        messages.success(request, _done_message(action, change, transition))
     return redirect("governance:change_detail", pk=change.pk)
+
+
+def _done_message(action: str, change: ChangeRequest, transition: _Transition) -> str:
+    """What the person just did; an approval that is not yet enough says how many are still due."""
+    if action == "approve" and change.state == ChangeState.SUBMITTED:
+        given = services.live_approvals(change).count()
+        needed = services.approvals_required(change.risk_tier)
+        return _(
+            "Your approval is recorded: %(given)s of %(needed)s given. The request stays "
+            "submitted until enough approvers have approved it."
+        ) % {"given": given, "needed": needed}
+    return str(transition.done)

@@ -292,10 +292,11 @@ def _demo_history_load(system, spec, versions, specs, now_hour, *, seed: int) ->
 
 DEMO_OWNERSHIP = {
     # slug: (budget authority, owner signs?, AI-ops member, lead's business unit, lead attested?)
+    # AI-ops members handle escalations, so the read-only `viewer` login must not be one.
     "customer-service-assistant": (
         "Up to HKD 3m a year, cost centre 4410",
         True,
-        "viewer",
+        "director",
         "Retail banking",
         True,
     ),
@@ -309,7 +310,7 @@ DEMO_OWNERSHIP = {
     "card-fraud-screener": (
         "Up to HKD 2m a year, cost centre 6230",
         True,
-        "viewer",
+        "director",
         "Cards",
         True,
     ),

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
@@ -11,11 +14,15 @@ from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from core.htmx import htmx_render
 from core.roles import Role, has_role
 from governance.selectors import orphaned_systems
 from portal import health, selectors
 from registry.choices import RiskTier, Stage
+from registry.permissions import READ_ROLES, has_any_role
 
+SYSTEMS_PER_PAGE = 50
+MY_WORK_PER_PAGE = 25
 SORT_LABELS = {
     "name": _lazy("Name"),
     "stage": _lazy("Stage"),
@@ -59,13 +66,39 @@ def _portfolio_query(request: HttpRequest, business_units: list[str]) -> tuple[d
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
-    """The portfolio of AI systems, then the person's roles and the platform's health."""
+    """The portfolio of AI systems, then the person's roles and the platform's health.
+
+    The filters and pages swap the portfolio table alone (htmx); the same URL
+    without htmx is the whole page. A person without a role sees no system at
+    all, only what to ask for (as on every other page, where it is a 403).
+    """
+    if not has_any_role(request.user, READ_ROLES):
+        return render(request, "registry/no_role.html", {"on_home": True})
     business_units = selectors.portfolio_business_units()
     query, problems = _portfolio_query(request, business_units)
+    page = Paginator(selectors.portfolio(**query), SYSTEMS_PER_PAGE).get_page(
+        request.GET.get("page")
+    )
     context = {
-        "rows": selectors.portfolio(**query),
+        "rows": page.object_list,
+        "page": page,
         "query": query,
+        # The pager's links keep the filters as they were understood (bad values dropped).
+        "page_query": urlencode({name: value for name, value in query.items() if value}),
         "query_problems": problems,
+    }
+    return htmx_render(
+        request,
+        "portal/home.html",
+        "portal/_portfolio_table.html",
+        context,
+        page_context=lambda: _home_page_context(request, business_units),
+    )
+
+
+def _home_page_context(request: HttpRequest, business_units: list[str]) -> dict:
+    """What the home page shows around the portfolio table: the form, chart and panels."""
+    return {
         "business_units": business_units,
         "stages": Stage.choices,
         "risk_tiers": RiskTier.choices,
@@ -80,17 +113,30 @@ def home(request: HttpRequest) -> HttpResponse:
         # Operations directors own the portfolio, so orphaned systems wait in their inbox.
         "orphans": orphaned_systems() if has_role(request.user, Role.OPERATIONS_DIRECTOR) else [],
     }
-    return render(request, "portal/home.html", context)
 
 
 @login_required
 def my_work(request: HttpRequest) -> HttpResponse:
-    """What waits for the signed-in person: approvals, signatures, attestations, escalations."""
+    """What waits for the signed-in person: approvals, signatures, attestations, escalations.
+
+    Each kind is a list of its own, 25 to a page, paged by its own parameter
+    (e.g. ?escalations_page=2) so that paging one keeps the others where they are.
+    """
     work = selectors.my_work(request.user)
+    pages = {}
+    for kind, items in work.items():
+        param = f"{kind}_page"
+        query = request.GET.copy()
+        query.pop(param, None)
+        pages[kind] = {
+            "page": Paginator(items, MY_WORK_PER_PAGE).get_page(request.GET.get(param)),
+            "param": param,
+            "query": query.urlencode(),
+        }
     return render(
         request,
         "portal/my_work.html",
-        {"work": work, "total": sum(len(items) for items in work.values())},
+        {"work": work, "pages": pages, "total": sum(len(items) for items in work.values())},
     )
 
 

@@ -19,6 +19,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_http_methods
 
 from core.errors import ApplicationError
+from core.htmx import htmx_render
 from registry import permissions, selectors, services
 from registry.choices import GRID_CHECKS, QualityCheck
 from registry.forms import (
@@ -32,6 +33,8 @@ from registry.models import LEVEL_DEFAULTS, AISystem, ApiToken, DataSource
 from registry.templatetags.registry_format import metric_number
 
 SYSTEMS_PER_PAGE = 25
+VERSIONS_PER_PAGE = 25
+TOKENS_PER_PAGE = 25
 # What the live charts ask the series endpoint for on load; zooming asks again
 # for the visible range with as many buckets, so the server picks finer rollups.
 CHART_BUCKETS = 500
@@ -79,11 +82,13 @@ def _series_url(system: AISystem, key: str) -> str:
 @require_GET
 @role_required_to_read
 def system_list(request: HttpRequest) -> HttpResponse:
-    """Every AI system, with its deployed version, 25 to a page."""
+    """Every AI system, with its deployed version, 25 to a page (the pager swaps the table)."""
     page = Paginator(selectors.systems_page_list(), SYSTEMS_PER_PAGE).get_page(
         request.GET.get("page")
     )
-    return render(request, "registry/system_list.html", {"page": page})
+    return htmx_render(
+        request, "registry/system_list.html", "registry/_system_table.html", {"page": page}
+    )
 
 
 @require_GET
@@ -119,16 +124,21 @@ def system_detail(request: HttpRequest, slug: str) -> HttpResponse:
 @require_GET
 @role_required_to_read
 def version_list(request: HttpRequest, slug: str) -> HttpResponse:
-    """A system's model versions; with ?a=&b=, two versions' daily metrics side by side."""
+    """A system's model versions, 25 to a page; with ?a=&b=, two versions' daily metrics."""
     system = get_object_or_404(selectors.systems_list(), slug=slug)
+    # Every version is a choice of the comparison; the table shows a page of them.
     versions = list(selectors.system_versions_page(system))
     asked = "a" in request.GET or "b" in request.GET
     form = VersionCompareForm(
         request.GET if asked else None, versions=versions, initial=_default_pair(system, versions)
     )
+    query = request.GET.copy()
+    query.pop("page", None)
     context = {
         "system": system,
         "versions": versions,
+        "page": Paginator(versions, VERSIONS_PER_PAGE).get_page(request.GET.get("page")),
+        "query": query.urlencode(),
         "form": form,
         "window_days": selectors.DAILY_WINDOW_DAYS,
     }
@@ -183,6 +193,7 @@ def _token_page(
             "current": "tokens",
             "may_edit": source is not None,  # the source's tabs: only editors reach this page
             "tokens": tokens,
+            "page": Paginator(tokens, TOKENS_PER_PAGE).get_page(request.GET.get("page")),
             "form": form,
             "new_secret": new_secret,
         },
@@ -344,7 +355,10 @@ def _dashboard_config(rows: list) -> dict:
 @require_GET
 @role_required_to_read
 def quality_dashboard(request: HttpRequest) -> HttpResponse:
-    """Every data source against its six checks, with uptime, error rate and sparklines."""
+    """Every data source against its six checks, with uptime, error rate and sparklines.
+
+    The filters, the summary's links and the pager swap the grid alone (htmx).
+    """
     bound = any(request.GET.get(name) for name in SourceFilterForm.base_fields)
     form = SourceFilterForm(request.GET if bound else None)
     valid = not bound or form.is_valid()
@@ -365,16 +379,24 @@ def quality_dashboard(request: HttpRequest) -> HttpResponse:
     context = {
         "form": form,
         "filtered": bool(filters) and any(filters.values()),
-        "summary": selectors.dashboard_summary(),
         "page": page,
         "rows": rows,
         "grid_checks": [(kind, QualityCheck(kind).label) for kind in GRID_CHECKS],
         "query": query.urlencode(),
         "days": selectors.DASHBOARD_DAYS,
-        "may_create": permissions.can_manage_sources(request.user),
         "chart_config": _dashboard_config(rows),
     }
-    return render(request, "registry/source_list.html", context, status=200 if valid else 400)
+    return htmx_render(
+        request,
+        "registry/source_list.html",
+        "registry/_source_results.html",
+        context,
+        page_context=lambda: {
+            "summary": selectors.dashboard_summary(),
+            "may_create": permissions.can_manage_sources(request.user),
+        },
+        status=200 if valid else 400,
+    )
 
 
 def _level_rows(source: DataSource) -> list[dict]:

@@ -18,6 +18,7 @@ from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_GET, require_http_methods
 
 from core.errors import ApplicationError
+from core.htmx import htmx_render
 from registry.choices import VersionStatus
 from registry.models import AISystem
 from registry.selectors import metric_series, system_versions
@@ -61,7 +62,7 @@ def _awaiting_approval() -> list[CohortStep]:
 def _rollout_list(
     request: HttpRequest, system: AISystem | None, *, plan_form=None, status: int = 200
 ) -> HttpResponse:
-    """All rollouts, or one system's, newest first, 25 to a page, filtered by state."""
+    """All rollouts, or one system's, newest first, 25 to a page, filtered by state (htmx swaps)."""
     bound = bool(request.GET.get("state"))
     form = RolloutFilterForm(request.GET if bound else None)
     page = None
@@ -92,7 +93,13 @@ def _rollout_list(
         if director and active is None:
             context["plan_form"] = plan_form or _plan_form(system)
             context["checkpoint_metrics"] = services.default_checkpoint_metrics(system)
-    return render(request, "rollout/rollout_list.html", context, status=status)
+    return htmx_render(
+        request,
+        "rollout/rollout_list.html",
+        "rollout/_rollout_results.html",
+        context,
+        status=status,
+    )
 
 
 def _plan_form(system: AISystem, data=None) -> RolloutPlanForm:

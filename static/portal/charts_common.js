@@ -9,10 +9,12 @@
   "use strict";
 
   window.PortalCharts = {
+    /* No mode bar: a drawn plot is an image (role="img") and may hold no buttons, and the
+     * bar's buttons were invisible when focused. Drag to zoom, double-click to reset. */
     PLOT_CONFIG: {
       responsive: true,
       displaylogo: false,
-      modeBarButtonsToRemove: ["select2d", "lasso2d", "toImage"]
+      displayModeBar: false
     },
 
     readConfig: function (id) {
@@ -76,13 +78,20 @@
       }
     },
 
-    /* Run `start` once the page is parsed (the scripts are deferred, but may load late). */
+    /* Run `start` once the page is parsed (the scripts are deferred, but may load late),
+     * and again when htmx swaps in a list that brings charts of its own. */
     onReady: function (start) {
       if (document.readyState === "loading") {
         document.addEventListener("DOMContentLoaded", start);
       } else {
         start();
       }
+      document.addEventListener("htmx:afterSettle", function (event) {
+        var target = event.detail && event.detail.target;
+        if (target && target.querySelector("[data-chart-plot], [data-sparkline]")) {
+          start();
+        }
+      });
     },
 
     formatNumber: function (value) {

@@ -55,7 +55,7 @@ def item(planned):
 def main(response) -> str:
     """The page's own content, without the layout's forms (language, log out)."""
     page = response.content.decode()
-    return page[page.index('<main id="main">') : page.index("</main>")]
+    return page[page.index('<main id="main"') : page.index("</main>")]
 
 
 def item_url(item, action=""):
@@ -408,6 +408,19 @@ def test_the_portfolio_without_systems_says_so(client, viewer):
     client.force_login(viewer)
     page = main(client.get(PORTFOLIO))
     assert "No AI system is registered yet" in page and "assessment-chart-config" not in page
+
+
+def test_the_portfolio_shows_25_systems_a_page_in_the_heat_map_and_the_table(client, viewer):
+    _systems(26)
+    client.force_login(viewer)
+    first = client.get(PORTFOLIO)
+    page = main(first)
+    assert len(re.findall(r'<tr data-system="', page)) == 25
+    assert "26 systems: risk per root cause" in page and "showing 1 to 25" in page
+    assert 'href="?page=2" rel="next"' in page
+    second = client.get(PORTFOLIO, {"page": 2})
+    assert [row["system"].slug for row in second.context["rows"]] == ["fleet-25"]
+    assert second.context["chart_config"]["systems"] == ["Fleet 25"]
 
 
 def _portfolio_queries(client) -> int:

@@ -218,6 +218,31 @@ def test_it_shows_50_events_a_page_and_keeps_the_filters(
     assert "?system=claims-triage&amp;page=2" in first.content.decode()
 
 
+def test_the_filters_and_pager_swap_the_list_alone_with_htmx(client, viewer, trail):
+    client.force_login(viewer)
+
+    swap = client.get(LIST_URL, {"system": "claims-triage"}, headers={"HX-Request": "true"})
+    assert "HX-Request" in swap["Vary"]
+    fragment = swap.content.decode()
+    assert "<html" not in fragment and "<h1>" not in fragment
+    assert listed_actions(swap) == ["metric_spec.create", "system.update"]
+    # The filter card is in the fragment, so its values and errors follow the swap.
+    assert 'hx-get="/audit/" hx-target="#audit-results" hx-push-url="true"' in fragment
+
+    page = client.get(LIST_URL, {"system": "claims-triage"}).content.decode()
+    assert page.startswith("<!DOCTYPE html>") and "<h1>Audit trail</h1>" in page
+    assert '<div id="audit-results" class="list-results">' in page
+
+
+def test_a_bad_filter_is_shown_under_its_field_in_a_swap(client, viewer, trail):
+    client.force_login(viewer)
+    swap = client.get(LIST_URL, {"action": "system.explode"}, headers={"HX-Request": "true"})
+    fragment = swap.content.decode()
+    assert swap.context["page"] is None
+    assert 'aria-invalid="true" aria-describedby="id_action_error"' in fragment
+    assert '<ul class="form-error" id="id_action_error">' in fragment
+
+
 # --- CSV export ---------------------------------------------------------------------------------
 
 

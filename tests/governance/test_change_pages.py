@@ -344,6 +344,26 @@ def test_the_list_filters_and_paginates(client, viewer, owner, version):
     assert 'role="alert"' in bad and "Correct the filters" in bad
 
 
+def test_the_filters_swap_the_list_alone_and_the_same_url_is_the_whole_page(
+    client, viewer, owner, version
+):
+    services.change_request_submit(change=open_change(version, owner), by=owner)
+    open_change(version, owner, title="Still a draft")
+    client.force_login(viewer)
+
+    swap = client.get("/changes/?state=submitted", headers={"HX-Request": "true"})
+    assert "HX-Request" in swap["Vary"]
+    fragment = swap.content.decode()
+    assert "<html" not in fragment and "<h1>" not in fragment
+    assert "1 change request, newest first" in fragment and "Still a draft" not in fragment
+    assert 'hx-get="/changes/" hx-target="#change-results"' in fragment
+    assert "Clear filters" in fragment  # the filter card follows the swap
+
+    page = client.get("/changes/?state=submitted").content.decode()
+    assert page.startswith("<!DOCTYPE html>") and "<h1>Change requests</h1>" in page
+    assert "1 change request, newest first" in page
+
+
 def test_an_empty_list_says_how_to_open_one(client, owner, viewer, system):
     client.force_login(viewer)
     text = client.get("/changes/").content.decode()

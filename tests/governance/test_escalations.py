@@ -293,6 +293,40 @@ def test_the_queue_lists_open_escalations_and_filters(client, system, viewer):
     assert "Other thing" in critical and "Odd input" not in critical
 
 
+def test_the_filters_swap_the_queue_alone_and_an_acknowledgement_comes_back_to_it(
+    client, system, owner
+):
+    raise_one(system)
+    raise_one(system, dedup_key="report:other", title="Other thing", severity="critical")
+    client.force_login(owner)
+
+    swap = client.get("/escalations/?severity=critical", headers={"HX-Request": "true"})
+    assert "HX-Request" in swap["Vary"]
+    fragment = swap.content.decode()
+    assert "<html" not in fragment and "<h1>" not in fragment
+    assert "Other thing" in fragment and "Odd input" not in fragment
+    assert 'hx-get="/escalations/" hx-target="#escalation-results"' in fragment
+    # The buttons in the list post a full form and come back to the filtered queue.
+    assert 'name="next" value="/escalations/?severity=critical"' in fragment
+
+    page = client.get("/escalations/?severity=critical").content.decode()
+    assert page.startswith("<!DOCTYPE html>") and "<h1>Escalations</h1>" in page
+
+
+def test_an_empty_queue_says_what_happens_next_and_where_the_closed_ones_are(
+    client, system, viewer
+):
+    client.force_login(viewer)
+    quiet = client.get("/escalations/").content.decode()
+    assert "No open escalation" in quiet
+    assert 'href="/escalations/?state=resolved">See resolved escalations</a>' in quiet
+
+    raise_one(system)
+    filtered = client.get("/escalations/?severity=critical").content.decode()
+    assert "No escalation matches these filters" in filtered
+    assert 'href="/escalations/">Clear filters</a>' in filtered
+
+
 def test_the_owner_acknowledges_and_resolves_in_the_browser(client, system, owner):
     escalation = raise_one(system)
     client.force_login(owner)

@@ -197,3 +197,21 @@ def test_a_viewer_neither_sees_nor_uses_webhooks(client, system, viewer):
         == 403
     )
     assert not Webhook.objects.exists()
+
+
+def test_the_delivery_log_is_paged_and_an_empty_one_says_what_will_appear(client, system, owner):
+    client.force_login(owner)
+    empty = client.get("/systems/loan-classifier/webhooks/").content.decode()
+    assert "Nothing sent yet. Add a webhook above" in empty
+
+    hook, _ = webhooks.webhook_create(system=system, by=owner, url="https://hooks.example.com/p")
+    WebhookDelivery.objects.bulk_create(
+        WebhookDelivery(webhook=hook, event="escalation.raised", key=f"escalation:{n}", payload={})
+        for n in range(26)
+    )
+    first = client.get("/systems/loan-classifier/webhooks/").content.decode()
+    assert first.count("<code>escalation.raised</code>") == 25
+    assert "Deliveries, newest first, showing 1 to 25" in first
+    assert 'href="?page=2#log-title"' in first
+    second = client.get("/systems/loan-classifier/webhooks/?page=2").content.decode()
+    assert second.count("<code>escalation.raised</code>") == 1

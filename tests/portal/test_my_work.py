@@ -232,3 +232,28 @@ def test_the_count_costs_a_fixed_number_of_queries(
         request.user = type(user).objects.get(pk=user.pk)
         with django_assert_num_queries(1):
             my_work_count(request)
+
+
+def test_each_list_is_paged_by_its_own_parameter(client, director, owner, fraud, change):
+    for n in range(26):
+        action_item_create(
+            system=fraud,
+            by=director,
+            cause="ownership",
+            title=f"Action {n:02d}",
+            due_date=date(2026, 12, 1 + n),
+            owner=owner,
+        )
+    client.force_login(owner)
+
+    first = client.get("/my-work/", {"escalations_page": "1"}).text
+    assert "27 items wait for you." in first  # the 26 actions and the signature
+    assert first.count("Action ") == 25 and "Action 25" not in first
+    assert 'aria-label="Pages of the action items"' in first
+    # The link to the second page keeps the other lists' parameters.
+    assert 'href="?escalations_page=1&amp;actions_page=2#work-actions"' in first
+
+    second = client.get("/my-work/", {"actions_page": "2"}).text
+    assert "Action 25" in second and "Action 00" not in second
+    assert "Page 2 of 2" in second
+    assert second.count('class="pagination"') == 1  # the one list that has two pages

@@ -2,6 +2,8 @@
 
 import pytest
 
+from tests.registry.factories import AISystemFactory
+
 pytestmark = pytest.mark.django_db
 
 
@@ -74,3 +76,25 @@ def test_the_api_schema_and_docs_are_served_without_a_cdn(client, viewer):
     docs = client.get("/api/docs/").content.decode()
     assert "cdn" not in docs.lower()
     assert "/static/drf_spectacular_sidecar/" in docs
+
+
+def test_a_refusal_is_a_page_of_the_portal_that_says_why_and_what_to_do(client, viewer):
+    AISystemFactory(slug="loan-classifier")
+    client.force_login(viewer)
+    response = client.get("/systems/loan-classifier/changes/new/")
+    assert response.status_code == 403
+    page = response.content.decode()
+    assert "<main" in page and '<nav aria-label="Main">' in page
+    assert '<h1 id="denied-title">You may not do this</h1>' in page
+    assert "Viewers and business-unit leads do not open change requests." in page
+    assert 'href="/my-work/">See what waits for you</a>' in page
+
+
+def test_a_missing_page_is_a_page_of_the_portal(client, viewer, settings):
+    settings.DEBUG = False  # in debug mode Django shows its technical page instead
+    client.force_login(viewer)
+    response = client.get("/no-such-page/")
+    assert response.status_code == 404
+    page = response.content.decode()
+    assert "<main" in page and '<h1 id="missing-title">Page not found</h1>' in page
+    assert 'href="/">Back to the start page</a>' in page

@@ -200,3 +200,80 @@ def test_home_sends_an_anonymous_visitor_to_login(client):
     response = client.get("/")
     assert response.status_code == 302
     assert response["Location"].startswith("/login/")
+
+
+# --- htmx: the filters and the pager swap the table alone -------------------------------------
+
+HTMX = {"HX-Request": "true"}
+
+
+def test_a_person_without_a_role_sees_no_system_only_what_to_ask_for(
+    client, outsider, loan, fraud
+):
+    client.force_login(outsider)
+    response = client.get("/")
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "You need a role to read the registry" in page
+    assert loan.name not in page and fraud.name not in page
+    assert "Back to the start page" not in page  # this is the start page
+
+
+def test_an_htmx_filter_gets_only_the_portfolio_table(client, viewer, loan, fraud):
+    client.force_login(viewer)
+    response = client.get("/", {"risk_tier": "high"}, headers=HTMX)
+    assert response.status_code == 200
+    assert "HX-Request" in response["Vary"]
+    fragment = response.text
+    assert "<html" not in fragment and "roles-title" not in fragment
+    assert '<tr data-system="fraud-screen">' in fragment
+    assert 'data-system="loan-classifier"' not in fragment
+    assert "portfolio-chart-config" not in fragment  # the chart is not rebuilt for a swap
+    assert "chart" not in response.context
+
+
+def test_the_same_url_without_htmx_is_the_whole_page(client, viewer, loan, fraud):
+    client.force_login(viewer)
+    page = client.get("/", {"risk_tier": "high"}).text
+    assert page.startswith("<!DOCTYPE html>")
+    assert 'hx-get="/" hx-trigger="change, submit" hx-target="#portfolio-results"' in page
+    assert '<div id="portfolio-results" class="list-results"' in page
+    assert '<tr data-system="fraud-screen">' in page and "roles-title" in page
+
+
+def test_a_bad_filter_in_a_swap_is_said_in_the_fragment(client, viewer, fraud):
+    client.force_login(viewer)
+    fragment = client.get("/", {"stage": "stage-9"}, headers=HTMX).text
+    assert 'role="alert"' in fragment and "Unknown filter value" in fragment
+
+
+def test_the_portfolio_is_paged_fifty_to_a_page_keeping_the_filters(client, viewer):
+    for n in range(51):
+        AISystemFactory(slug=f"system-{n:02d}", name=f"System {n:02d}", risk_tier="high")
+    client.force_login(viewer)
+
+    first = client.get("/", {"risk_tier": "high"})
+    assert len(first.context["rows"]) == 50
+    assert "51 AI systems, showing 1 to 50" in first.text
+    assert (
+        'href="?risk_tier=high&amp;sort=name&amp;page=2" rel="next" id="page-next"'
+        ' hx-get="?risk_tier=high&amp;sort=name&amp;page=2" hx-target="#portfolio-results"'
+    ) in first.text
+
+    second = client.get("/", {"risk_tier": "high", "sort": "name", "page": 2}, headers=HTMX)
+    assert slugs(second) == ["system-50"]
+    assert "Page 2 of 2" in second.text
+
+
+def test_an_empty_filter_result_offers_the_whole_portfolio(client, viewer, fraud):
+    client.force_login(viewer)
+    text = client.get("/", {"risk_tier": "low"}).text
+    assert "No system matches these filters." in text
+    assert '<a href="/">Show every system</a>' in text
+
+
+def test_without_systems_the_portfolio_says_who_registers_them(client, viewer):
+    client.force_login(viewer)
+    text = client.get("/").text
+    assert "No AI system is registered yet. Operations directors register systems" in text
+    assert 'href="/systems/">Open the Systems page</a>' in text

@@ -180,6 +180,23 @@ def test_the_list_paginates_25_to_a_page(client, viewer):
     assert client.get("/systems/?page=99").context["page"].number == 2
 
 
+def test_the_pager_swaps_the_table_alone_and_the_same_url_is_the_whole_page(client, viewer):
+    for number in range(30):
+        make_system(f"system-{number:02d}", f"System {number:02d}")
+    client.force_login(viewer)
+
+    fragment = client.get("/systems/?page=2", headers={"HX-Request": "true"})
+    assert "HX-Request" in fragment["Vary"]
+    text = fragment.content.decode()
+    assert "<html" not in text and "<h1>" not in text
+    assert "System 25" in text and "System 24" not in text
+    assert 'hx-get="?page=1" hx-target="#system-results" hx-push-url="true"' in text
+
+    page = client.get("/systems/?page=2").content.decode()
+    assert page.startswith("<!DOCTYPE html>") and "<h1>AI systems</h1>" in page
+    assert '<div id="system-results" class="list-results">' in page and "System 25" in page
+
+
 def test_an_empty_registry_says_how_to_register_a_system(client, viewer):
     client.force_login(viewer)
     page = client.get("/systems/").content.decode()
@@ -402,6 +419,24 @@ def test_comparing_a_version_with_itself_is_refused(client, viewer, system, two_
     client.force_login(viewer)
     response = client.get(f"/systems/{system.slug}/versions/?a=1.0.0&b=1.0.0")
     assert "Choose two different versions." in response.content.decode()
+
+
+def test_the_versions_table_is_paged_and_the_comparison_still_offers_every_version(
+    client, viewer, system
+):
+    for number in range(26):
+        make_version(system, f"1.{number}.0")
+    client.force_login(viewer)
+
+    first = client.get(f"/systems/{system.slug}/versions/", {"a": "1.0.0", "b": "1.1.0"})
+    assert len(first.context["page"].object_list) == 25
+    text = first.content.decode()
+    assert "26 registered versions, newest first, showing 1 to 25" in text
+    assert 'href="?a=1.0.0&amp;b=1.1.0&amp;page=2#versions-title"' in text
+    assert len(first.context["form"].fields["a"].choices) == 26
+
+    second = client.get(f"/systems/{system.slug}/versions/?page=2")
+    assert len(second.context["page"].object_list) == 1
 
 
 def test_a_system_with_one_version_explains_that_comparing_needs_two(client, viewer, system):

@@ -282,6 +282,37 @@ def test_the_grid_paginates_and_keeps_its_filters(client, viewer, monkeypatch):
     assert [row.source.name for row in second.context["rows"]] == ["CRM 2"]
 
 
+def test_the_filters_swap_the_grid_with_its_sparklines_and_the_same_url_is_the_page(
+    client, viewer, source
+):
+    quiet = DataSourceFactory(slug="erp-ledger", name="ERP ledger", kind="erp")
+    make_check(source, "freshness", "fail")
+    make_check(quiet, "freshness", "ok")
+    client.force_login(viewer)
+
+    swap = client.get("/data-quality/?status=fail", headers={"HX-Request": "true"})
+    assert swap.status_code == 200 and "HX-Request" in swap["Vary"]
+    fragment = swap.content.decode()
+    assert "<html" not in fragment and "summary-title" not in fragment
+    assert [row.source.name for row in swap.context["rows"]] == ["CRM feed"]
+    assert 'id="quality-config"' in fragment  # the sparklines of the rows swapped in
+    assert "summary" not in swap.context  # counted for the whole page only
+
+    page = client.get("/data-quality/?status=fail").content.decode()
+    assert page.startswith("<!DOCTYPE html>") and "summary-title" in page
+    assert 'hx-get="/data-quality/?status=fail" hx-target="#quality-results"' in page
+
+
+def test_a_bad_filter_in_a_swap_is_refused_in_the_fragment(client, viewer, source):
+    client.force_login(viewer)
+    swap = client.get("/data-quality/?kind=mainframe", headers={"HX-Request": "true"})
+    # 400 with the form in place: base.html's htmx-config swaps a 400, not other errors.
+    assert swap.status_code == 400
+    fragment = swap.content.decode()
+    assert "<html" not in fragment
+    assert 'aria-invalid="true"' in fragment and 'id="id_kind_error"' in fragment
+
+
 def _many_sources(count: int, start: int, system: AISystem) -> None:
     """`count` sources, each with all seven checks, three deliveries and one system fed."""
     sources = DataSource.objects.bulk_create(

@@ -117,3 +117,17 @@ def test_an_unknown_token_is_404(client, owner):
 def test_the_navigation_links_to_my_tokens(client, viewer):
     client.force_login(viewer)
     assert "/account/tokens/" in client.get("/").content.decode()
+
+
+def test_the_tokens_are_listed_25_to_a_page(client, owner, system):
+    for number in range(26):
+        api_token_create(by=owner, name=f"pipeline-{number:02d}", system=system)
+    client.force_login(owner)
+
+    first = client.get("/systems/loan-classifier/tokens/").content.decode()
+    assert first.count("Revoke…") == 25
+    assert "pipeline-25" in first and "pipeline-00" not in first  # newest first
+    assert 'href="?page=2#list-title"' in first
+
+    second = client.get("/systems/loan-classifier/tokens/?page=2").content.decode()
+    assert second.count("Revoke…") == 1 and "pipeline-00" in second

@@ -484,6 +484,21 @@ def test_the_list_filters_by_state_and_pages_by_25(client, viewer, director, can
     assert client.get(f"/systems/{system.slug}/rollouts/?state=bogus").context["page"] is None
 
 
+def test_the_state_filter_swaps_the_list_alone_and_the_same_url_is_the_page(
+    client, director, awaiting
+):
+    client.force_login(director)
+    swap = client.get("/rollouts/?state=running", headers={"HX-Request": "true"})
+    assert "HX-Request" in swap["Vary"]
+    fragment = swap.content.decode()
+    assert "<html" not in fragment and "awaits your approval" not in fragment
+    assert "1 rollout, newest first" in fragment
+    assert 'hx-get="/rollouts/" hx-target="#rollout-results"' in fragment
+
+    page = text(client.get("/rollouts/?state=running"))
+    assert "1 cohort awaits your approval" in page and "1 rollout, newest first" in page
+
+
 def plan_data(candidate, /, **overrides):
     return {
         "candidate": candidate.pk,
