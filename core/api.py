@@ -7,10 +7,12 @@ permission check, Django's 404 or a service's ApplicationError.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
+from django.urls.converters import get_converters
 from drf_spectacular.openapi import AutoSchema
 from rest_framework import exceptions, serializers
 from rest_framework.response import Response
@@ -83,20 +85,47 @@ ERROR_MEANINGS = {
     400: "Invalid input: every problem listed (at most 100); nothing was written.",
     401: "Missing, malformed, unknown or revoked token (or no session).",
     403: "The token or person may not do this (e.g. another system's token).",
-    404: "No such object.",
+    404: "No such object (in a list: no such page).",
     409: "The object is not in a state that allows this.",
     413: "More than 10,000 points, or a body over 5 MiB.",
     429: "The token exceeded its rate limit; retry after the Retry-After seconds.",
 }
 
 
+# "<slug:slug>" in a Django route: the converter and the parameter it fills.
+_ROUTE_PARAMETER = re.compile(r"<(?:(?P<converter>\w+):)?(?P<parameter>\w+)>")
+
+
 class PortalAutoSchema(AutoSchema):
     """drf-spectacular's schema, plus the error responses every operation can give."""
+
+    def _resolve_path_parameters(self, variables):
+        """Path parameters constrained as their route's converter is ("<int:pk>" is 0 or more).
+
+        A value the converter refuses never reaches the API (Django answers 404
+        before any view runs), so the schema says which values route.
+        """
+        parameters = super()._resolve_path_parameters(variables)
+        converters = {
+            "id" if name == "pk" else name: converter
+            for converter, name in _ROUTE_PARAMETER.findall(self.path_regex)
+        }
+        for parameter in parameters:
+            converter = get_converters().get(converters.get(parameter["name"], ""))
+            schema = parameter["schema"]
+            if converter is None or "$ref" in schema:
+                continue
+            if schema.get("type") == "integer":
+                schema.setdefault("minimum", 0)
+            elif schema.get("type") == "string":
+                schema["pattern"] = f"^{converter.regex}$"
+        return parameters
 
     def _get_response_bodies(self, direction="response"):
         responses = super()._get_response_bodies(direction)
         codes = [401, 403, 429]
-        if "{" in self.path:
+        # A list answers 404 for a page past its end, as DRF's paginator does.
+        if "{" in self.path or (self._is_list_view() and self._get_paginator()):
             codes.append(404)
         if self.method in ("POST", "PUT", "PATCH") or self._get_filter_parameters():
             codes.append(400)

@@ -67,6 +67,9 @@ class EscalationReportView(SystemScoped, APIView):
                 EscalationReportResultSerializer,
                 description="A repeat of an open escalation (counted), or muted by a silence.",
             ),
+            409: OpenApiResponse(
+                ErrorSerializer, description="Two reports of one key raced; send it again."
+            ),
             413: OpenApiResponse(ErrorSerializer, description=ERROR_MEANINGS[413]),
         },
         examples=[

@@ -35,6 +35,7 @@ from registry import selectors, services
 from registry.models import AISystem, ApiToken, MetricSpec, ModelVersion
 
 MAX_BODY_BYTES = 5 * 1024 * 1024
+_CONFLICT = OpenApiResponse(ErrorSerializer, description=ERROR_MEANINGS[409])
 
 
 # --- Shared lookups ---------------------------------------------------------------------
@@ -63,8 +64,9 @@ def _require(allowed: bool, message: str) -> None:  # noqa: FBT001 - reads like 
 
 
 class SystemSerializer(serializers.ModelSerializer):
+    # No default: DRF leaves a field with a default out of a PATCH response (partial=True).
     deployed_version = serializers.CharField(
-        source="deployed_version.version", read_only=True, allow_null=True, default=None
+        source="deployed_version.version", read_only=True, allow_null=True
     )
 
     class Meta:
@@ -211,7 +213,9 @@ class VersionSerializer(serializers.ModelSerializer):
                 },
             )
         ]
-    )
+    ),
+    update=extend_schema(responses={200: VersionSerializer, 409: _CONFLICT}),
+    partial_update=extend_schema(responses={200: VersionSerializer, 409: _CONFLICT}),
 )
 class VersionViewSet(
     SystemScoped,
@@ -313,7 +317,10 @@ class MetricSpecSerializer(serializers.ModelSerializer):
                 },
             )
         ]
-    )
+    ),
+    # From stage 3 on, thresholds change only through an approved change request.
+    update=extend_schema(responses={200: MetricSpecSerializer, 409: _CONFLICT}),
+    partial_update=extend_schema(responses={200: MetricSpecSerializer, 409: _CONFLICT}),
 )
 class MetricSpecViewSet(
     SystemScoped,
@@ -552,7 +559,12 @@ class SeriesView(SystemScoped, APIView):
 
 
 class TokenSerializer(serializers.ModelSerializer):
-    created_by = serializers.CharField(source="created_by.username", default=None, read_only=True)
+    created_by = serializers.CharField(
+        source="created_by.username",
+        read_only=True,
+        allow_null=True,
+        help_text="Null for a token made with the create_token command.",
+    )
 
     class Meta:
         model = ApiToken
@@ -665,6 +677,12 @@ class PersonalTokenViewSet(_TokenViewSet):
     def check_permissions(self, request):
         super().check_permissions(request)
         _require(not perms.is_pipeline(request.user), "A pipeline has no personal tokens.")
+        # A leaked personal token must not mint its own successor, one that outlives its
+        # revocation: new personal tokens come from a signed-in session only.
+        _require(
+            self.action != "create" or not isinstance(request.auth, ApiToken),
+            "A personal token cannot create personal tokens; create them signed in, in the portal.",
+        )
 
     def scoped_tokens(self):
         return selectors.personal_tokens(self.request.user)

@@ -123,6 +123,15 @@ def test_the_stage_is_read_only_and_filters_work(client, director):
     assert [s["slug"] for s in high] == ["contract-reviewer"]
 
 
+def test_a_patched_system_still_says_it_has_no_deployed_version(client, director):
+    # DRF leaves a field with a default out of a partial update's response (found by fuzzing).
+    AISystemFactory(slug="s")
+    client.force_login(director)
+    response = call(client, "patch", "systems/s/", {"name": "Renamed"})
+    assert response.status_code == 200
+    assert response.json()["deployed_version"] is None
+
+
 def test_a_pipeline_sees_only_its_own_system(client):
     mine, _other = AISystemFactory(slug="mine"), AISystemFactory(slug="other")
     secret = api_token_create(by=None, name="p", system=mine)[1]
@@ -192,6 +201,16 @@ def test_a_version_string_is_unique_per_system(client, owner):
     response = call(client, "post", "systems/s/versions/", VERSION)
     assert response.status_code == 400
     assert response.json()["errors"][0]["field"] == "version"
+
+
+def test_a_retired_version_cannot_change_and_the_schema_says_409(client, owner):
+    ModelVersionFactory(system__slug="s", version="1.0.0", status="retired")
+    client.force_login(owner)
+    response = call(client, "patch", "systems/s/versions/1.0.0/", {"notes": "late"})
+    assert response.status_code == 409
+    assert ModelVersion.objects.get().notes == ""
+    paths = client.get("/api/schema/?format=json").json()["paths"]
+    assert "409" in paths["/api/v1/systems/{slug}/versions/{version}/"]["patch"]["responses"]
 
 
 def test_a_viewer_cannot_register_a_version(client, viewer):
@@ -382,6 +401,16 @@ def test_omar_creates_a_pipeline_token_shown_once_and_stored_hashed(client, owne
     listed = call(client, "get", "systems/s/tokens/").json()["results"]
     assert "token" not in listed[0]
     assert listed[0]["created_by"] == "omar"
+
+
+def test_a_token_made_on_the_command_line_lists_with_no_creator(client, owner):
+    # The schema said created_by is always a username (found by fuzzing).
+    api_token_create(by=None, name="cron", system=AISystemFactory(slug="s"))
+    client.force_login(owner)
+    listed = call(client, "get", "systems/s/tokens/").json()["results"]
+    assert listed[0]["created_by"] is None
+    schema = client.get("/api/schema/?format=json").json()
+    assert schema["components"]["schemas"]["Token"]["properties"]["created_by"]["nullable"]
 
 
 def test_a_revoked_token_stops_working_and_cannot_be_revoked_twice(client, owner):
