@@ -263,6 +263,7 @@ def exit_criteria(facts: SystemFacts, *, now: datetime) -> list[Criterion]:
         return [
             Criterion(
                 "rollout_completed",
+                # xgettext:no-python-format
                 _("A staged rollout reached 100% of traffic"),
                 facts.completed_rollout,
                 _("completed") if facts.completed_rollout else _("no rollout has completed"),
