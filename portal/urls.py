@@ -11,6 +11,9 @@ from portal.auth import ThrottledAdminAuthenticationForm, ThrottledLoginView
 # The admin's own login page counts failures with the portal's (portal/auth.py).
 admin.site.login_form = ThrottledAdminAuthenticationForm
 
+# A path no route matches (DEBUG off): JSON under /api/, the portal's page elsewhere.
+handler404 = "portal.views.not_found"
+
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),

@@ -157,3 +157,13 @@ def readyz(request: HttpRequest) -> JsonResponse:
         {"status": "ready" if ready else "unavailable", "checks": checks},
         status=200 if ready else 503,
     )
+
+
+def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """The 404 of a path no route matches: the API's error shape under /api/, a page elsewhere."""
+    if request.path.startswith("/api/"):
+        return JsonResponse(
+            {"errors": [{"field": None, "message": _("Not found."), "code": "not_found"}]},
+            status=404,
+        )
+    return render(request, "404.html", status=404)

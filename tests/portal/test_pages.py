@@ -36,8 +36,9 @@ def test_a_wrong_password_is_refused_with_a_message(client, director):
 
 def test_charlie_without_a_role_is_told_what_to_do(client, outsider):
     client.force_login(outsider)
-    response = client.get("/")
-    assert "You hold no role yet" in response.content.decode()
+    page = client.get("/").content.decode()
+    assert "You need a role to read the registry" in page
+    assert "Ask an administrator to add you to a role group" in page
 
 
 def test_logout_is_a_post_that_ends_the_session(client, viewer):
@@ -98,3 +99,21 @@ def test_a_missing_page_is_a_page_of_the_portal(client, viewer, settings):
     page = response.content.decode()
     assert "<main" in page and '<h1 id="missing-title">Page not found</h1>' in page
     assert 'href="/">Back to the start page</a>' in page
+
+
+def test_an_unknown_api_path_answers_in_the_api_error_shape(client, settings):
+    settings.DEBUG = False
+    response = client.get("/api/v1/systems/caf%C3%A9/")
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {
+        "errors": [{"field": None, "message": "Not found.", "code": "not_found"}]
+    }
+
+
+def test_an_unknown_page_is_the_portals_404_page(client, viewer, settings):
+    settings.DEBUG = False
+    client.force_login(viewer)
+    response = client.get("/no/such/page/")
+    assert response.status_code == 404
+    assert "Page not found" in response.content.decode()

@@ -207,9 +207,7 @@ def test_home_sends_an_anonymous_visitor_to_login(client):
 HTMX = {"HX-Request": "true"}
 
 
-def test_a_person_without_a_role_sees_no_system_only_what_to_ask_for(
-    client, outsider, loan, fraud
-):
+def test_a_person_without_a_role_sees_no_system_only_what_to_ask_for(client, outsider, loan, fraud):
     client.force_login(outsider)
     response = client.get("/")
     page = response.content.decode()

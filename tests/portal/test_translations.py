@@ -195,3 +195,18 @@ def test_the_login_page_stays_english_by_default(client, messages):
     assert response.status_code == 200
     assert "Log in" in response.content.decode()
     assert _translation_of(messages, "Log in") not in response.content.decode()
+
+
+def test_the_words_pure_functions_build_follow_the_active_language():
+    from django.utils import translation
+
+    from registry import quality
+    from rollout import indicators
+
+    with translation.override("zh-hant"):
+        assert indicators.briefings({}).value == "未指定業務單位主管"
+        assert indicators.briefings({"Lee": False}).value == "正等待 Lee"
+        assert quality.integration_check(passed=0, failed=0, window_days=30).detail == (
+            "整合：過去 30 日沒有執行測試"
+        )
+    assert indicators.briefings({}).value == "no business-unit lead named"
