@@ -207,6 +207,6 @@ def test_the_words_pure_functions_build_follow_the_active_language():
         assert indicators.briefings({}).value == "未指定業務單位主管"
         assert indicators.briefings({"Lee": False}).value == "正等待 Lee"
         assert quality.integration_check(passed=0, failed=0, window_days=30).detail == (
-            "整合：過去 30 日沒有執行測試"
+            "整合：過去 30 日沒有執行測試"  # noqa: RUF001 - the catalogue's own colon
         )
     assert indicators.briefings({}).value == "no business-unit lead named"
