@@ -12,6 +12,7 @@ from django.urls import reverse
 
 from registry.models import ApiToken
 from registry.services import api_token_create
+from tests.registry.factories import AISystemFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -55,15 +56,16 @@ def test_an_api_write_with_the_session_needs_the_csrf_header(browser):
     assert ApiToken.objects.count() == 1
 
 
-def test_a_bearer_token_is_not_a_cookie_and_needs_no_csrf_token(viewer):
+def test_a_bearer_token_is_not_a_cookie_and_needs_no_csrf_token(owner):
     # A browser never sends the Authorization header by itself, so no site can forge it.
-    _, secret = api_token_create(by=viewer, name="laptop", user=viewer)
+    system = AISystemFactory(slug="claims-triage")
+    _, secret = api_token_create(by=owner, name="laptop", user=owner)
     client = Client(enforce_csrf_checks=True)
     response = client.post(
-        reverse("api:personal-token-list"),
-        {"name": "script"},
+        reverse("api:system-token-list", args=[system.slug]),
+        {"name": "nightly-eval"},
         content_type="application/json",
         HTTP_AUTHORIZATION=f"Bearer {secret}",
     )
     assert response.status_code == 201
-    assert ApiToken.objects.count() == 2
+    assert ApiToken.objects.filter(system=system).count() == 1
