@@ -17,6 +17,7 @@ import json
 import shutil
 import signal
 import tempfile
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -243,7 +244,12 @@ def idle_broker(portal):
     """Redis up and empty: no message of an earlier test may be consumed in this one."""
     if portal.redis.process is None:
         portal.redis.start()
-    portal.redis.client().flushall()
+    client = portal.redis.client()
+    # Every message and cache key goes, but not kombu's exchange bindings: a running worker
+    # declared them once, and without them the web's next task would be routed nowhere.
+    for key in client.scan_iter():
+        if not key.startswith(b"_kombu.binding."):
+            client.delete(key)
     return portal
 
 
@@ -252,6 +258,116 @@ def this_hour(second: int) -> datetime:
     return datetime.now(UTC).replace(minute=0, second=second, microsecond=0)
 
 
+def test_a_worker_killed_mid_evaluation_runs_the_task_again_and_applies_it_once(idle_broker):
+    portal = idle_broker
+    portal.ensure_worker()
+    healthy = {"metric": "coverage", "value": 0.95, "at": this_hour(10).isoformat()}
+    batch = [healthy, {**healthy, "metric": "precision"}]
+    batch_keys = ("coverage", "precision")
+    response = portal.post("/api/v1/systems/faults/metrics/", {"points": batch})
+    assert response.status == 201, response
+    fs.wait_until(
+        lambda: all(portal.rule(key) and portal.rule(key)[2] == 0.95 for key in batch_keys),
+        timeout=30,
+        what="the first evaluation of coverage and precision",
+    )
+    assert portal.rule("precision")[0] == "inactive"  # healthy: the rule does not fire
+
+    # The test holds precision's rule row: the worker evaluates coverage (key order),
+    # commits its escalation, then waits for the row, mid-task, until it is killed.
+    holder = psycopg.connect(
+        host="127.0.0.1", port=portal.postgres.port, user="postgres", dbname="portal"
+    )
+    try:
+        holder.execute(
+            "SELECT id FROM governance_alertrulestate WHERE metric_id = %s AND kind = 'threshold'"
+            " FOR UPDATE",
+            (portal.seed["metrics"]["precision"],),
+        )
+        breach = [{**point, "value": 0.1, "at": this_hour(11).isoformat()} for point in batch]
+        response = portal.post("/api/v1/systems/faults/metrics/", {"points": breach})
+        assert response.status == 201, response
+        fs.wait_until(
+            lambda: (
+                portal.escalations("threshold:coverage")
+                and portal.one(
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                    " AND query LIKE %s",
+                    "%governance_alertrulestate%",
+                )
+            ),
+            timeout=30,
+            what="the task to open coverage's escalation and block on precision's row",
+        )
+        first_run = portal.rule("coverage")[3]
+        portal.stop("worker", sig=signal.SIGKILL)  # the worker and its pool child, at once
+        # Taken, never acknowledged: still in the unacknowledged set (or back in its queue,
+        # had the worker's periodic scan passed the visibility timeout meanwhile).
+        client = portal.redis.client()
+        assert client.hlen("unacked") + client.llen("gates") == 1
+    finally:
+        holder.rollback()
+        holder.close()
+
+    # Kombu gives an unacknowledged message back when a worker starts, but only one older
+    # than the visibility timeout (else its next scan is minutes away): let that pass first.
+    time.sleep(float(VISIBILITY_TIMEOUT) + 1)
+    portal.start_worker()
+    fs.wait_until(
+        lambda: portal.escalations("threshold:precision") and portal.broker_idle(),
+        timeout=60,
+        what="the redelivered task to finish and the queues to drain",
+    )
+    # It ran again: coverage was evaluated a second time, precision for the first time.
+    assert portal.rule("coverage")[3] > first_run
+    assert portal.rule("precision")[:2] == ("firing", "critical")
+    # ...and its effect is there once: one escalation per metric, opened once, raised
+    # once, its owner told once.
+    for key in ("threshold:coverage", "threshold:precision"):
+        [(escalation_id, occurrences)] = portal.escalations(key)
+        assert occurrences == 1
+        opened = portal.one(
+            "SELECT count(*) FROM governance_auditevent WHERE action = 'escalation.open'"
+            " AND object_type = 'governance.escalation' AND object_id = %s",
+            str(escalation_id),
+        )
+        notified = portal.one(
+            "SELECT count(*) FROM governance_notification WHERE escalation_id = %s",
+            escalation_id,
+        )
+        assert (opened, notified) == (1, 1), key
+
+
+def test_web_and_worker_carry_on_after_postgresql_restarts(idle_broker):
+    portal = idle_broker
+    portal.ensure_worker()
+    web, worker = portal.web.pid, portal.worker.pid
+    response = portal.push("throughput", 0.95, this_hour(20))
+    assert response.status == 201, response
+    fs.wait_until(lambda: portal.rule("throughput"), timeout=30, what="the first evaluation")
+    first = portal.rule("throughput")
+
+    portal.postgres.restart()  # every session of web and worker is cut
+
+    # The next request reconnects by itself (conn_health_checks); no retry is needed.
+    response = portal.push("throughput", 0.97, this_hour(21))
+    assert (response.status, response.body) == (201, {"accepted": 1, "duplicates": 0})
+    assert portal.get("/api/v1/systems/faults/rollout/").status == 200
+    # ...and so does the worker's next task, the evaluation that push enqueued.
+    fs.wait_until(
+        lambda: portal.rule("throughput")[3] > first[3],
+        timeout=30,
+        what="the worker to evaluate again after the restart",
+    )
+    assert portal.rule("throughput")[2] == pytest.approx(0.96)
+    # Neither program was restarted.
+    assert (portal.web.pid, portal.worker.pid) == (web, worker)
+    assert portal.web.poll() is None and portal.worker.poll() is None
+
+
+# Last in the module: after this outage, the web process's own per-push evaluations were seen
+# not to resume within the next test (the minute sweep still evaluates everything); see
+# docs/reliability.md, "Open question". The tests before it run on a broker that never failed.
 def test_pushes_made_while_redis_is_down_are_stored_and_the_beat_sweep_evaluates_them(portal):
     portal.ensure_worker()
     web, worker = portal.web.pid, portal.worker.pid
@@ -332,109 +448,5 @@ def test_pushes_made_while_redis_is_down_are_stored_and_the_beat_sweep_evaluates
     for task in ("governance.tasks.evaluate_alerts", "registry.tasks.sweep_source_freshness"):
         assert f"Sending due task {task}" in beat
     # The worker rode out the outage: it reconnected by itself and ran the sweep.
-    assert (portal.web.pid, portal.worker.pid) == (web, worker)
-    assert portal.web.poll() is None and portal.worker.poll() is None
-
-
-def test_a_worker_killed_mid_evaluation_runs_the_task_again_and_applies_it_once(idle_broker):
-    portal = idle_broker
-    portal.ensure_worker()
-    healthy = {"metric": "coverage", "value": 0.95, "at": this_hour(10).isoformat()}
-    batch = [healthy, {**healthy, "metric": "precision"}]
-    batch_keys = ("coverage", "precision")
-    response = portal.post("/api/v1/systems/faults/metrics/", {"points": batch})
-    assert response.status == 201, response
-    fs.wait_until(
-        lambda: all(portal.rule(key) and portal.rule(key)[2] == 0.95 for key in batch_keys),
-        timeout=30,
-        what="the first evaluation of coverage and precision",
-    )
-    assert portal.rule("precision")[0] == "inactive"  # healthy: the rule does not fire
-
-    # The test holds precision's rule row: the worker evaluates coverage (key order),
-    # commits its escalation, then waits for the row, mid-task, until it is killed.
-    holder = psycopg.connect(
-        host="127.0.0.1", port=portal.postgres.port, user="postgres", dbname="portal"
-    )
-    try:
-        holder.execute(
-            "SELECT id FROM governance_alertrulestate WHERE metric_id = %s AND kind = 'threshold'"
-            " FOR UPDATE",
-            (portal.seed["metrics"]["precision"],),
-        )
-        breach = [{**point, "value": 0.1, "at": this_hour(11).isoformat()} for point in batch]
-        response = portal.post("/api/v1/systems/faults/metrics/", {"points": breach})
-        assert response.status == 201, response
-        fs.wait_until(
-            lambda: (
-                portal.escalations("threshold:coverage")
-                and portal.one(
-                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
-                    " AND query LIKE %s",
-                    "%governance_alertrulestate%",
-                )
-            ),
-            timeout=30,
-            what="the task to open coverage's escalation and block on precision's row",
-        )
-        first_run = portal.rule("coverage")[3]
-        portal.stop("worker", sig=signal.SIGKILL)  # the worker and its pool child, at once
-        # Taken, never acknowledged: still in the unacknowledged set (or back in its queue,
-        # had the worker's periodic scan passed the visibility timeout meanwhile).
-        client = portal.redis.client()
-        assert client.hlen("unacked") + client.llen("gates") == 1
-    finally:
-        holder.rollback()
-        holder.close()
-
-    portal.start_worker()
-    fs.wait_until(
-        lambda: portal.escalations("threshold:precision") and portal.broker_idle(),
-        timeout=60,
-        what="the redelivered task to finish and the queues to drain",
-    )
-    # It ran again: coverage was evaluated a second time, precision for the first time.
-    assert portal.rule("coverage")[3] > first_run
-    assert portal.rule("precision")[:2] == ("firing", "critical")
-    # ...and its effect is there once: one escalation per metric, opened once, raised
-    # once, its owner told once.
-    for key in ("threshold:coverage", "threshold:precision"):
-        [(escalation_id, occurrences)] = portal.escalations(key)
-        assert occurrences == 1
-        opened = portal.one(
-            "SELECT count(*) FROM governance_auditevent WHERE action = 'escalation.open'"
-            " AND object_type = 'governance.escalation' AND object_id = %s",
-            str(escalation_id),
-        )
-        notified = portal.one(
-            "SELECT count(*) FROM governance_notification WHERE escalation_id = %s",
-            escalation_id,
-        )
-        assert (opened, notified) == (1, 1), key
-
-
-def test_web_and_worker_carry_on_after_postgresql_restarts(idle_broker):
-    portal = idle_broker
-    portal.ensure_worker()
-    web, worker = portal.web.pid, portal.worker.pid
-    response = portal.push("throughput", 0.95, this_hour(20))
-    assert response.status == 201, response
-    fs.wait_until(lambda: portal.rule("throughput"), timeout=30, what="the first evaluation")
-    first = portal.rule("throughput")
-
-    portal.postgres.restart()  # every session of web and worker is cut
-
-    # The next request reconnects by itself (conn_health_checks); no retry is needed.
-    response = portal.push("throughput", 0.97, this_hour(21))
-    assert (response.status, response.body) == (201, {"accepted": 1, "duplicates": 0})
-    assert portal.get("/api/v1/systems/faults/rollout/").status == 200
-    # ...and so does the worker's next task, the evaluation that push enqueued.
-    fs.wait_until(
-        lambda: portal.rule("throughput")[3] > first[3],
-        timeout=30,
-        what="the worker to evaluate again after the restart",
-    )
-    assert portal.rule("throughput")[2] == pytest.approx(0.96)
-    # Neither program was restarted.
     assert (portal.web.pid, portal.worker.pid) == (web, worker)
     assert portal.web.poll() is None and portal.worker.poll() is None
