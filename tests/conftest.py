@@ -82,3 +82,19 @@ def viewer(django_user_model):
 @pytest.fixture
 def outsider(django_user_model):
     return _persona(django_user_model, "charlie", "Charlie Nobody", None)
+
+
+# A second director, a second approver and a business-unit lead, for four-eyes rules.
+@pytest.fixture
+def dirk(django_user_model):
+    return _persona(django_user_model, "dirk", "Dirk Deputy", Role.OPERATIONS_DIRECTOR)
+
+
+@pytest.fixture
+def abe(django_user_model):
+    return _persona(django_user_model, "abe", "Abe Approver", Role.APPROVER)
+
+
+@pytest.fixture
+def lead(django_user_model):
+    return _persona(django_user_model, "bo", "Bo Lead", Role.BUSINESS_UNIT_LEAD)

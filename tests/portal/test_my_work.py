@@ -28,7 +28,7 @@ from governance.services.assessment import action_item_create
 from portal.context_processors import my_work_count
 from rollout.services import cohort_approve, rollout_evaluate, rollout_plan, rollout_start
 from tests.registry.factories import AISystemFactory
-from tests.rollout.test_rollouts import approved_version, feed, person, stage_4_system
+from tests.rollout.test_rollouts import approved_version, feed, stage_4_system
 
 pytestmark = pytest.mark.django_db
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
@@ -39,21 +39,6 @@ HOUR = 3600
 def clock():
     with time_machine.travel(NOW, tick=False) as traveller:
         yield traveller
-
-
-@pytest.fixture
-def lead(django_user_model):
-    return person(django_user_model, "bo", "Bo Lead", Role.BUSINESS_UNIT_LEAD)
-
-
-@pytest.fixture
-def dirk(django_user_model):
-    return person(django_user_model, "dirk", "Dirk Deputy", Role.OPERATIONS_DIRECTOR)
-
-
-@pytest.fixture
-def abe(django_user_model):
-    return person(django_user_model, "abe", "Abe Approver", Role.APPROVER)
 
 
 @pytest.fixture

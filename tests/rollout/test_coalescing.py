@@ -20,7 +20,6 @@ from django.core.cache import cache
 from django.test import override_settings
 
 from core.coalesce import PENDING_SECONDS, pending_key
-from core.roles import Role
 from registry.services import api_token_create
 from rollout.services import rollout_start
 from rollout.tasks import evaluate_rollout
@@ -31,7 +30,6 @@ from tests.rollout.test_rollouts import (
     approved_version,
     current,
     iso,
-    person,
     plan,
     stage_4_system,
 )
@@ -44,11 +42,6 @@ EVALUATE = "rollout.tasks.evaluate_rollout"
 def clock():
     with time_machine.travel(NOW + timedelta(minutes=10), tick=False) as traveller:
         yield traveller
-
-
-@pytest.fixture
-def lead(django_user_model):
-    return person(django_user_model, "bo", "Bo Lead", Role.BUSINESS_UNIT_LEAD)
 
 
 def running_rollout(slug, director, owner, lead, approver):

@@ -15,7 +15,6 @@ from django.contrib.auth import get_user_model
 from django.db import connection, transaction
 
 from core.errors import ApplicationError
-from core.roles import Role
 from governance.models import AuditEvent
 from registry.models import MetricRollup
 from registry.validation import ValidPoint
@@ -28,7 +27,7 @@ from rollout.services import (
     rollout_roll_back,
     rollout_start,
 )
-from tests.rollout.test_rollouts import approved_version, person, stage_4_system
+from tests.rollout.test_rollouts import approved_version, stage_4_system
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
@@ -42,21 +41,6 @@ def clock():
     # time-machine moves the clock of the whole process, so the threads share it.
     with time_machine.travel(NOW, tick=False) as traveller:
         yield traveller
-
-
-@pytest.fixture
-def dirk(django_user_model):
-    return person(django_user_model, "dirk", "Dirk Deputy", Role.OPERATIONS_DIRECTOR)
-
-
-@pytest.fixture
-def abe(django_user_model):
-    return person(django_user_model, "abe", "Abe Approver", Role.APPROVER)
-
-
-@pytest.fixture
-def lead(django_user_model):
-    return person(django_user_model, "bo", "Bo Lead", Role.BUSINESS_UNIT_LEAD)
 
 
 def race(*calls) -> list[tuple[str, object]]:

@@ -83,21 +83,6 @@ def person(django_user_model, username: str, full_name: str, role: Role):
     return user
 
 
-@pytest.fixture
-def dirk(django_user_model):
-    return person(django_user_model, "dirk", "Dirk Deputy", Role.OPERATIONS_DIRECTOR)
-
-
-@pytest.fixture
-def abe(django_user_model):
-    return person(django_user_model, "abe", "Abe Approver", Role.APPROVER)
-
-
-@pytest.fixture
-def lead(django_user_model):
-    return person(django_user_model, "bo", "Bo Lead", Role.BUSINESS_UNIT_LEAD)
-
-
 def iso(at: datetime) -> str:
     return at.isoformat().replace("+00:00", "Z")
 
