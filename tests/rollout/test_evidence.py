@@ -50,12 +50,10 @@ from rollout.tasks import build_evidence_pack
 from tests.registry.factories import AISystemFactory
 from tests.rollout.test_rollouts import (
     HOUR,
-    abe,  # noqa: F401 - a fixture
     approved_version,
     awaiting,
     current,
     drill_version,
-    lead,  # noqa: F401 - a fixture
     paused_by_breach,
     plan,
     stage_4_system,
@@ -73,11 +71,11 @@ def clock():
 
 
 @pytest.fixture
-def system(director, owner, lead):  # noqa: F811 - the fixture imported above
+def system(director, owner, lead):
     return stage_4_system("loan-classifier", "medium", director, owner, lead)
 
 
-def seed(system, clock, *, director, owner, approver, abe):  # noqa: F811
+def seed(system, clock, *, director, owner, approver, abe):
     """The history of the module docstring, through the services; returns the rollout."""
     from governance.services.escalations import routing_for
 
@@ -120,7 +118,7 @@ def seed(system, clock, *, director, owner, approver, abe):  # noqa: F811
 
 
 @pytest.fixture
-def seeded(system, clock, director, owner, approver, abe):  # noqa: F811
+def seeded(system, clock, director, owner, approver, abe):
     return seed(system, clock, director=director, owner=owner, approver=approver, abe=abe)
 
 
